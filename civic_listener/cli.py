@@ -1,0 +1,288 @@
+"""``civic-listener``: the command line. Every command builds its services through
+``build_services`` from the same settings the console uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from civic_listener.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("civic_listener")
+UI_APP = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return load_settings(args.config, **overrides)
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _stop_event() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("signal %s: stopping cleanly", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def console_command(settings: Settings, config: Path | None) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(UI_APP),
+        "--server.headless=true",
+        f"--server.address={settings.console_host}",
+        f"--server.port={settings.console_port}",
+        "--browser.gatherUsageStats=false",
+        "--server.fileWatcherType=none",
+    ]
+    if config is not None:
+        cmd += ["--", "--config", str(config.resolve())]
+    return cmd
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from civic_listener.service import run_forever, run_once
+    from civic_listener.wiring import build_services
+
+    settings = _settings(args)
+    _setup_logging(settings)
+    services = build_services(settings)
+    try:
+        if args.once:
+            report = run_once(services)
+            print(json.dumps({"stats": report.stats.as_dict(), "jobs": report.jobs}))
+            return 0
+        console = None
+        if args.console:
+            console = subprocess.Popen(console_command(settings, args.config))
+            print(
+                f"Console: http://{settings.console_host}:{settings.console_port}",
+                file=sys.stderr,
+            )
+        stop = _stop_event()
+        try:
+            report = run_forever(services, stop)
+        finally:
+            if console is not None:
+                console.terminate()
+                console.wait(timeout=10)
+        log.info("stopped: %s", report.stats.as_dict())
+        return 0
+    finally:
+        services.close()
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from civic_listener.wiring import build_services
+
+    settings = _settings(args)
+    build_services(settings, with_sources=False).close()  # upgrade the schema before serving
+    return subprocess.call(console_command(settings, args.config))
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from civic_listener.wiring import default_classifier_factory
+
+    settings = _settings(args)
+    classifier = default_classifier_factory(settings)()
+    size = args.batch_size or settings.batch_size
+    src = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
+    dst = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    errors = 0
+    try:
+        ids: list[Any] = []
+        texts: list[str] = []
+
+        def flush() -> None:
+            for pid, pred in zip(ids, classifier.predict(texts), strict=True):
+                dst.write(json.dumps(pred.to_output(pid), ensure_ascii=False) + "\n")
+            ids.clear()
+            texts.clear()
+
+        for lineno, line in enumerate(src, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                    raise ValueError('each line needs {"id": ..., "text": "..."}')
+            except ValueError as exc:
+                errors += 1
+                print(f"line {lineno}: {exc}", file=sys.stderr)
+                continue
+            ids.append(obj.get("id"))
+            texts.append(obj["text"])
+            if len(texts) >= size:
+                flush()
+        flush()
+    finally:
+        if src is not sys.stdin:
+            src.close()
+        if dst is not sys.stdout:
+            dst.close()
+    return 1 if errors else 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from civic_listener.service import run_once
+    from civic_listener.wiring import build_services
+    from listener.replay import ReplaySource
+
+    settings = _settings(args, replay_file=None)
+    _setup_logging(settings)
+    services = build_services(settings)
+    try:
+        services.sources = [
+            ReplaySource(f"ingest:{Path(args.file).name}", Path(args.file), fmt=args.format)
+        ]
+        report = run_once(services)
+        print(json.dumps(report.stats.as_dict()))
+        return 0
+    finally:
+        services.close()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from classifiers import train_main
+
+    argv = list(args.train_args)
+    if args.with_feedback:
+        import tempfile
+
+        from civic_listener.wiring import build_services
+        from models.store import feedback_examples
+
+        services = build_services(_settings(args), with_sources=False)
+        examples = feedback_examples(services.engine)
+        services.close()
+        if examples:
+            with tempfile.NamedTemporaryFile(
+                "w", suffix=".jsonl", delete=False, encoding="utf-8"
+            ) as fh:
+                for ex in examples:
+                    fh.write(json.dumps(ex, ensure_ascii=False) + "\n")
+            argv += ["--feedback", fh.name]
+            print(f"training with {len(examples)} corrections from the console", file=sys.stderr)
+    return train_main(argv)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from models.db import current_revision, make_engine, upgrade
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    print(f"schema at revision {current_revision(engine)}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from civic_listener.bench import run_benchmarks
+
+    figures = run_benchmarks(posts=args.posts, only=args.only)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="civic-listener",
+        description="Listen to residents on social media, understand, act through Open311, reply.",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path(os.environ["CIVIC_CONFIG"]) if os.environ.get("CIVIC_CONFIG") else None,
+        help="TOML settings file (default: civic-listener.toml when it exists)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the service: sources, pipeline and scheduled jobs")
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="process what the sources have now, run each job once, exit",
+    )
+    p.add_argument("--console", action="store_true", help="also serve the console")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("console", help="serve the Streamlit console")
+    p.set_defaults(func=cmd_console)
+
+    p = sub.add_parser("classify", help="classify JSON Lines without touching the database")
+    p.add_argument("--input", required=True, help='JSON Lines of {"id", "text"}, or - for stdin')
+    p.add_argument("--output", required=True, help="JSON Lines of labels, or - for stdout")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("ingest", help="store (and label) posts from a file")
+    p.add_argument("file")
+    p.add_argument("--format", default="post", help="payload format of each line (default: post)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("train", help="train the classifiers (prepare, train, evaluate, export)")
+    p.add_argument(
+        "--with-feedback", action="store_true", help="add the console's label corrections"
+    )
+    p.add_argument(
+        "train_args", nargs=argparse.REMAINDER, help="passed to the trainer (see train --help)"
+    )
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("migrate", help="upgrade the database schema to the newest revision")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("bench", help="print throughput and memory figures")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument("--posts", type=int, default=50_000, help="posts in the replay benchmark")
+    p.add_argument("--only", action="append", help="run only the named benchmark(s)")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:
+        print(f"civic-listener: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""The service loop behind ``civic-listener run``.
+
+``--once``: read every source to its end (a polling source makes one pass), store, label,
+run each job once, exit. Otherwise each source runs in its own thread feeding a bounded
+queue; the main loop stores in batches (by size or every half second), labels, and runs the
+scheduled jobs, until SIGTERM or Ctrl-C sets ``stop``. A source that fails backs off and
+resumes from its stored cursor; one that refuses credentials stops and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from civic_listener.pipeline import IngestStats
+from civic_listener.scheduler import Scheduler
+from civic_listener.wiring import Services
+from listener.backoff import Backoff
+from listener.base import AuthFailed, Item, RateLimited, Source, SourceError, SourceHealth
+from models.store import get_cursor
+
+log = logging.getLogger(__name__)
+_DONE = object()
+
+
+@dataclass
+class RunReport:
+    stats: IngestStats = field(default_factory=IngestStats)
+    jobs: dict[str, bool] = field(default_factory=dict)
+    health: dict[str, SourceHealth] = field(default_factory=dict)
+
+
+def build_scheduler(services: Services) -> Scheduler:
+    sched = Scheduler(services.engine, services.cities.default.id, clock=services.clock)
+    sched.add(
+        "classify_pending",
+        services.pipeline.classify_pending,
+        every_seconds=services.settings.poll_interval_seconds,
+    )
+    return sched
+
+
+def _cursor(services: Services, source: Source) -> str | None:
+    row = get_cursor(services.engine, city_id=services.cities.default.id, source_name=source.name)
+    return row.cursor if row else None
+
+
+def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def run_once(services: Services, stop: threading.Event | None = None) -> RunReport:
+    stop = stop or threading.Event()
+    report = RunReport()
+    pipeline = services.pipeline
+    for source in services.sources:
+        health = report.health.setdefault(source.name, SourceHealth(state="running"))
+        try:
+            items = source.iter_items(_cursor(services, source), stop)
+            for batch in _batches(items, services.settings.batch_size):
+                report.stats.add(pipeline.ingest(source.name, batch))
+                health.items += len(batch)
+                report.stats.classified += pipeline.classify_pending()
+            health.state = "finished"
+        except SourceError as exc:
+            health.state, health.last_error = "failed", str(exc)
+            log.error("source %s failed: %s", source.name, exc)
+    report.stats.classified += pipeline.classify_pending()
+    report.jobs = build_scheduler(services).run_all()
+    return report
+
+
+class _SourceThread(threading.Thread):
+    def __init__(self, services: Services, source: Source, out: queue.Queue, stop: threading.Event):
+        super().__init__(name=f"source-{source.name}", daemon=True)
+        self.services, self.source, self.out, self.stop = services, source, out, stop
+        self.health = SourceHealth()
+        self.backoff = Backoff()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.health.state = "running"
+            try:
+                for item in self.source.iter_items(_cursor(self.services, self.source), self.stop):
+                    self.out.put((self.source.name, item))
+                    self.health.items += 1
+                    self.backoff.reset()
+                if self.source.finite:
+                    self.health.state = "finished"
+                    break
+                delay = self.services.settings.poll_interval_seconds
+            except AuthFailed as exc:
+                self.health.state, self.health.last_error = "failed", str(exc)
+                log.error("source %s: credentials refused, stopping it: %s", self.source.name, exc)
+                break
+            except RateLimited as exc:
+                self.health.state, self.health.last_error = "backing_off", str(exc)
+                delay = self.backoff.next_delay(exc.retry_after)
+            except SourceError as exc:
+                self.health.state, self.health.last_error = "backing_off", str(exc)
+                delay = self.backoff.next_delay()
+            except Exception as exc:  # a bug in a source must not kill the service
+                log.exception("source %s crashed", self.source.name)
+                self.health.state, self.health.last_error = "backing_off", repr(exc)
+                delay = self.backoff.next_delay()
+            self.stop.wait(delay)
+        self.out.put((self.source.name, _DONE))
+
+
+def run_forever(
+    services: Services, stop: threading.Event, *, flush_seconds: float = 0.5
+) -> RunReport:
+    report = RunReport()
+    pipeline = services.pipeline
+    scheduler = build_scheduler(services)
+    inbox: queue.Queue = queue.Queue(maxsize=services.settings.batch_size * 10)
+    threads = [_SourceThread(services, s, inbox, stop) for s in services.sources]
+    for t in threads:
+        t.start()
+        report.health[t.source.name] = t.health
+    pending: dict[str, list[Item]] = {}
+    last_flush = time.monotonic()
+    size = services.settings.batch_size
+
+    def flush() -> None:
+        for name, items in pending.items():
+            if items:
+                report.stats.add(pipeline.ingest(name, items))
+        pending.clear()
+        report.stats.classified += pipeline.classify_pending()
+
+    while not stop.is_set():
+        try:
+            name, item = inbox.get(timeout=flush_seconds)
+            if item is not _DONE:
+                pending.setdefault(name, []).append(item)
+        except queue.Empty:
+            pass
+        full = any(len(v) >= size for v in pending.values())
+        if full or time.monotonic() - last_flush >= flush_seconds:
+            flush()
+            last_flush = time.monotonic()
+            scheduler.run_pending()
+    flush()
+    for t in threads:
+        t.join(timeout=5)
+    return report

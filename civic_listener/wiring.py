@@ -1,0 +1,133 @@
+"""``build_services(settings, ...)``: the one place that builds the engine, the cities, the
+sources, the classifier and the pipeline. Used alike by the CLI, the console and the tests;
+nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from civic_listener.cities import CityDirectory
+from civic_listener.pipeline import Pipeline
+from civic_listener.settings import Settings
+from classifiers.api import Classifier
+from listener.base import Source
+from listener.registry import create_source
+from models.db import make_engine, upgrade
+from models.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    cities: CityDirectory
+    classifier_factory: Callable[[], Classifier]
+    sources: list[Source] = field(default_factory=list)
+    clock: Callable[[], datetime] = utcnow
+    transports: dict[str, httpx.BaseTransport] = field(default_factory=dict)
+    _classifier: Classifier | None = None
+    _pipeline: Pipeline | None = None
+
+    @property
+    def classifier(self) -> Classifier:
+        """Loaded on first use, so the console starts fast and the CLI pays only when it labels."""
+        if self._classifier is None:
+            self._classifier = self.classifier_factory()
+        return self._classifier
+
+    @property
+    def pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            self._pipeline = Pipeline(
+                self.engine,
+                self.classifier,
+                self.cities,
+                repost_policy=self.settings.repost_policy,
+                batch_size=self.settings.batch_size,
+                clock=self.clock,
+            )
+        return self._pipeline
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def default_classifier_factory(settings: Settings) -> Callable[[], Classifier]:
+    def load() -> Classifier:
+        from classifiers import Gazetteer, load_classifier
+
+        city = settings.cities[settings.default_city]
+        gazetteer = (
+            Gazetteer.from_dict(json.loads(city.gazetteer.read_text(encoding="utf-8")))
+            if city.gazetteer
+            else None
+        )
+        return load_classifier(
+            settings.classifier_dir,
+            gazetteer=gazetteer,
+            review_threshold=settings.review_threshold,
+        )
+
+    return load
+
+
+def build_sources(settings: Settings, **deps: Any) -> list[Source]:
+    sources: list[Source] = []
+    if settings.replay_file is not None:
+        if settings.replay_file.exists():
+            sources.append(
+                create_source(
+                    "replay",
+                    "replay",
+                    {"path": settings.replay_file, "speed": settings.replay_speed},
+                    **deps,
+                )
+            )
+        else:
+            log.warning(
+                "replay file %s does not exist; replay source not started", settings.replay_file
+            )
+    return sources
+
+
+def build_services(
+    settings: Settings,
+    *,
+    transports: dict[str, httpx.BaseTransport] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    classifier: Classifier | None = None,
+    migrate: bool = True,
+    with_sources: bool = True,
+) -> Services:
+    """Build everything the service needs from ``settings``; upgrade the schema first."""
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    cities = CityDirectory.from_settings(engine, settings)
+    factory = (
+        (lambda: classifier) if classifier is not None else default_classifier_factory(settings)
+    )
+    services = Services(
+        settings=settings,
+        engine=engine,
+        cities=cities,
+        classifier_factory=factory,
+        clock=clock or utcnow,
+        transports=dict(transports or {}),
+    )
+    if with_sources:
+        services.sources = build_sources(
+            settings, clock=services.clock, transports=services.transports
+        )
+    return services

@@ -1,0 +1,359 @@
+"""Keyword-only functions that read and write the tables.
+
+Hot paths (ingest and labelling) use SQLAlchemy Core in batches; everything else uses
+SQLModel sessions. Each function takes the city it works for: no function reads across
+cities unless its name says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, select
+
+from models.tables import (
+    URGENCY_RANK,
+    AuditEvent,
+    City,
+    Classification,
+    Post,
+    QuarantinedPayload,
+    Reply,
+    SourceCursor,
+)
+from models.types import utcnow
+
+POST = Post.__table__  # type: ignore[attr-defined]
+CLASSIFICATION = Classification.__table__  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- cities
+
+
+def ensure_city(engine: Engine, *, slug: str, name: str, timezone: str = "America/New_York") -> int:
+    """The id of the city ``slug``, creating it on first use."""
+    with Session(engine) as s:
+        city = s.exec(select(City).where(City.slug == slug)).first()
+        if city is None:
+            city = City(slug=slug, name=name, timezone=timezone)
+            s.add(city)
+        else:
+            city.name, city.timezone = name, timezone
+        s.commit()
+        assert city.id is not None
+        return city.id
+
+
+def city_ids(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(City.id, City.slug)).all()  # type: ignore[call-overload]
+    return {slug: cid for cid, slug in rows}
+
+
+# --------------------------------------------------------------------------- posts
+
+
+def _insert_ignore(conn: Connection, table: sa.Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def insert_posts(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert posts, skipping any already stored (same city, platform and id).
+
+    Returns how many rows were new. Dedupe is the database's unique key, so two workers
+    inserting the same post store it once.
+    """
+    if not rows:
+        return 0
+    stmt = _insert_ignore(conn, POST).on_conflict_do_nothing(
+        index_elements=["city_id", "platform", "external_id"]
+    )
+    result = conn.execute(stmt, list(rows))
+    return max(result.rowcount, 0)
+
+
+def existing_ids(
+    conn: Connection, *, city_id: int, platform: str, external_ids: Iterable[str]
+) -> set[str]:
+    ids = list(set(external_ids))
+    if not ids:
+        return set()
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        found.update(
+            conn.execute(
+                sa.select(POST.c.external_id).where(
+                    POST.c.city_id == city_id,
+                    POST.c.platform == platform,
+                    POST.c.external_id.in_(chunk),
+                )
+            ).scalars()
+        )
+    return found
+
+
+def bump_reposts(conn: Connection, *, city_id: int, platform: str, counts: dict[str, int]) -> int:
+    """Count reposts on the original instead of storing a second item. Returns matched."""
+    matched = 0
+    for external_id, n in counts.items():
+        res = conn.execute(
+            POST.update()
+            .where(
+                POST.c.city_id == city_id,
+                POST.c.platform == platform,
+                POST.c.external_id == external_id,
+            )
+            .values(repost_count=POST.c.repost_count + n)
+        )
+        matched += res.rowcount
+    return matched
+
+
+def sent_reply_ids(conn: Connection, *, city_id: int, platform: str) -> set[str]:
+    """Platform ids of replies the city sent: they are never imported back as posts."""
+    rows = conn.execute(
+        sa.select(Reply.platform_reply_id).where(  # type: ignore[call-overload]
+            Reply.city_id == city_id,
+            Reply.platform == platform,
+            Reply.platform_reply_id.is_not(None),  # type: ignore[union-attr]
+        )
+    ).scalars()
+    return set(rows)
+
+
+def pending_posts(conn: Connection, *, city_id: int, limit: int) -> list[tuple[int, str]]:
+    """Stored posts not yet classified, oldest first."""
+    rows = conn.execute(
+        sa.select(POST.c.id, POST.c.text)
+        .where(POST.c.city_id == city_id, POST.c.classified_at.is_(None))
+        .order_by(POST.c.id)
+        .limit(limit)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def store_labels(
+    conn: Connection,
+    *,
+    city_id: int,
+    post_ids: Sequence[int],
+    predictions: Sequence[Any],
+    component: str,
+    version: str,
+    artifact_hash: str,
+    now: datetime | None = None,
+) -> None:
+    """Store each prediction's labels (one row per task) and copy them onto the post."""
+    now = now or utcnow()
+    label_rows: list[dict[str, Any]] = []
+    post_rows: list[dict[str, Any]] = []
+    stamp = {"component": component, "version": version, "artifact_hash": artifact_hash}
+    for pid, p in zip(post_ids, predictions, strict=True):
+        review = set(p.needs_review)
+        ev = p.evidence
+        for task, label, score in (
+            ("relevance", "true" if p.relevant else "false", p.relevance_score),
+            ("topic", p.topic, p.topic_score),
+            ("urgency", p.urgency, p.urgency_score),
+            ("sentiment", p.sentiment, p.sentiment_score),
+            ("language", p.language, p.language_score),
+        ):
+            label_rows.append(
+                {
+                    "city_id": city_id,
+                    "post_id": pid,
+                    "task": task,
+                    "label": label,
+                    "score": float(score),
+                    "evidence": ev.get(task) or None,
+                    "needs_review": task in review,
+                    "source": "model",
+                    "created_at": now,
+                    **stamp,
+                }
+            )
+        locs = p.locations
+        if locs:
+            label_rows.append(
+                {
+                    "city_id": city_id,
+                    "post_id": pid,
+                    "task": "location",
+                    "label": locs[0].text[:255],
+                    "score": 1.0,
+                    "evidence": [loc.to_dict() for loc in locs],
+                    "needs_review": False,
+                    "source": "model",
+                    "created_at": now,
+                    **stamp,
+                }
+            )
+        first = locs[0] if locs else None
+        hood = next((loc.neighborhood for loc in locs if loc.neighborhood), None)
+        post_rows.append(
+            {
+                "b_id": pid,
+                "classified_at": now,
+                "relevant": bool(p.relevant),
+                "topic": p.topic,
+                "urgency": p.urgency,
+                "urgency_rank": URGENCY_RANK.get(p.urgency, 9),
+                "sentiment": p.sentiment,
+                "detected_language": p.language,
+                "neighborhood": hood,
+                "location_text": first.text if first else None,
+                "needs_review": bool(review),
+            }
+        )
+    if label_rows:
+        conn.execute(CLASSIFICATION.insert(), label_rows)
+    if post_rows:
+        conn.execute(
+            POST.update()
+            .where(POST.c.id == sa.bindparam("b_id"))
+            .values({k: sa.bindparam(k) for k in post_rows[0] if k != "b_id"}),
+            post_rows,
+        )
+
+
+def correct_label(
+    engine: Engine, *, city_id: int, post_id: int, task: str, label: str, actor: str
+) -> None:
+    """A person's correction: stored as a human label (training feedback) and audited."""
+    with Session(engine) as s:
+        post = s.get(Post, post_id)
+        if post is None or post.city_id != city_id:
+            raise LookupError(f"post {post_id} not found")
+        s.add(
+            Classification(
+                city_id=city_id,
+                post_id=post_id,
+                task=task,
+                label=label,
+                score=1.0,
+                component="human",
+                source="human",
+                created_by=actor,
+            )
+        )
+        if task == "topic":
+            post.topic = label
+            post.relevant = label != "none"
+        elif task == "urgency":
+            post.urgency, post.urgency_rank = label, URGENCY_RANK.get(label, 9)
+        elif task == "sentiment":
+            post.sentiment = label
+        elif task == "relevance":
+            post.relevant = label == "true"
+        s.add(post)
+        s.add(
+            AuditEvent(
+                city_id=city_id,
+                actor=actor,
+                action="label.correct",
+                object_type="post",
+                object_id=str(post_id),
+                details={"task": task, "label": label},
+            )
+        )
+        s.commit()
+
+
+def feedback_examples(engine: Engine, *, city_id: int | None = None) -> list[dict[str, Any]]:
+    """Human-corrected labels as training examples ``{text, task, label}``."""
+    q = (
+        sa.select(POST.c.text, CLASSIFICATION.c.task, CLASSIFICATION.c.label)
+        .join(POST, POST.c.id == CLASSIFICATION.c.post_id)
+        .where(CLASSIFICATION.c.source == "human")
+        .order_by(CLASSIFICATION.c.id)
+    )
+    if city_id is not None:
+        q = q.where(CLASSIFICATION.c.city_id == city_id)
+    with engine.connect() as conn:
+        return [{"text": t, "task": k, "label": lab} for t, k, lab in conn.execute(q)]
+
+
+# --------------------------------------------------------------------------- quarantine, cursors, audit
+
+
+def quarantine(
+    conn: Connection,
+    *,
+    city_id: int,
+    source_name: str,
+    raw: bytes,
+    reason: str,
+    platform: str | None = None,
+) -> None:
+    conn.execute(
+        QuarantinedPayload.__table__.insert(),  # type: ignore[attr-defined]
+        {
+            "city_id": city_id,
+            "source_name": source_name,
+            "platform": platform,
+            "raw": raw,
+            "reason": reason[:2000],
+            "received_at": utcnow(),
+        },
+    )
+
+
+def get_cursor(engine: Engine, *, city_id: int, source_name: str) -> SourceCursor | None:
+    with Session(engine) as s:
+        return s.exec(
+            select(SourceCursor).where(
+                SourceCursor.city_id == city_id, SourceCursor.source_name == source_name
+            )
+        ).first()
+
+
+def save_cursor(
+    conn: Connection,
+    *,
+    city_id: int,
+    source_name: str,
+    cursor: str | None,
+    state: dict[str, Any] | None = None,
+) -> None:
+    """Upsert a source's cursor inside the caller's transaction (with the posts it covers)."""
+    table = SourceCursor.__table__  # type: ignore[attr-defined]
+    values: dict[str, Any] = {"cursor": cursor, "updated_at": utcnow()}
+    if state is not None:
+        values["state"] = state
+    stmt = (
+        _insert_ignore(conn, table)
+        .values(city_id=city_id, source_name=source_name, **values)
+        .on_conflict_do_update(index_elements=["city_id", "source_name"], set_=values)
+    )
+    conn.execute(stmt)
+
+
+def audit(
+    session: Session,
+    *,
+    city_id: int,
+    actor: str,
+    action: str,
+    object_type: str = "",
+    object_id: Any = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            city_id=city_id,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=None if object_id is None else str(object_id),
+            details=details,
+        )
+    )

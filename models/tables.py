@@ -1,0 +1,291 @@
+"""The SQLModel tables. Every row belongs to a city (``city_id``); a single city is the one
+default city. Timestamps are timezone-aware UTC (:class:`models.types.UTCDateTime`).
+
+Families follow the ``XBase`` / ``X(table=True)`` / ``XPublic`` pattern where the console or
+an export shows a row without its raw payload.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.types import JSONType, UTCDateTime, utcnow
+
+
+def _ts(*, nullable: bool = False, index: bool = False, default: bool = True) -> Any:
+    kwargs: dict[str, Any] = {"sa_type": UTCDateTime, "nullable": nullable, "index": index}
+    if default and not nullable:
+        kwargs["default_factory"] = utcnow
+    else:
+        kwargs["default"] = None
+    return Field(**kwargs)
+
+
+def _city() -> Any:
+    return Field(foreign_key="city.id", index=True, nullable=False)
+
+
+class City(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, max_length=64)
+    name: str
+    timezone: str = "America/New_York"
+    created_at: datetime = _ts()
+
+
+# --------------------------------------------------------------------------- posts
+
+
+class PostBase(SQLModel):
+    platform: str = Field(max_length=16)
+    external_id: str = Field(max_length=255)
+    author: str = Field(default="", max_length=255)
+    text: str = ""
+    language: str | None = Field(default=None, max_length=16)
+    created_at: datetime = _ts()
+    url: str | None = None
+    in_reply_to_id: str | None = Field(default=None, max_length=255)
+    conversation_id: str | None = Field(default=None, max_length=255)
+    quote_of_id: str | None = Field(default=None, max_length=255)
+    lat: float | None = None
+    lon: float | None = None
+
+
+class Post(PostBase, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("city_id", "platform", "external_id", name="uq_post_city_platform_id"),
+        sa.Index("ix_post_inbox", "city_id", "urgency_rank", "created_at"),
+        sa.Index("ix_post_city_created", "city_id", "created_at"),
+        sa.Index("ix_post_city_topic_created", "city_id", "topic", "created_at"),
+        sa.Index("ix_post_pending", "city_id", "classified_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    # provenance: how and when it was collected
+    raw: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    source_name: str = Field(default="", max_length=64)
+    collector_version: str = Field(default="", max_length=32)
+    ingested_at: datetime = _ts()
+    # triage state
+    status: str = Field(default="new", max_length=16)  # new | triaged | dismissed | answered
+    assigned_to: str | None = Field(default=None, max_length=64)
+    repost_count: int = 0
+    deleted_at: datetime | None = _ts(nullable=True)
+    case_id: int | None = Field(default=None, index=True)  # the linked ServiceRequest
+    # current labels, copied from the newest classification for indexed inbox queries
+    classified_at: datetime | None = _ts(nullable=True)
+    relevant: bool | None = None
+    topic: str | None = Field(default=None, max_length=32)
+    urgency: str | None = Field(default=None, max_length=16)
+    urgency_rank: int = 9  # 0 emergency, 1 high, 2 normal, 3 low, 9 unclassified
+    sentiment: str | None = Field(default=None, max_length=16)
+    detected_language: str | None = Field(default=None, max_length=16)
+    neighborhood: str | None = Field(default=None, max_length=64, index=True)
+    location_text: str | None = None
+    needs_review: bool = False
+
+
+class PostPublic(PostBase):
+    id: int
+    city_id: int
+    status: str
+    topic: str | None
+    urgency: str | None
+    sentiment: str | None
+    neighborhood: str | None
+
+
+class Classification(SQLModel, table=True):
+    """One label for one task of one post, stamped with the component that produced it.
+
+    ``source`` is "model" for predictions and "human" for a person's correction; human
+    labels are the feedback the next training run learns from.
+    """
+
+    __table_args__ = (sa.Index("ix_classification_post_task", "post_id", "task"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    post_id: int = Field(foreign_key="post.id", nullable=False)
+    task: str = Field(
+        max_length=16
+    )  # relevance | topic | urgency | sentiment | language | location
+    label: str = Field(max_length=255)
+    score: float = 0.0
+    component: str = Field(default="", max_length=64)
+    version: str = Field(default="", max_length=32)
+    artifact_hash: str = Field(default="", max_length=64)
+    evidence: list[Any] | dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    needs_review: bool = False
+    source: str = Field(default="model", max_length=8)
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+
+
+# --------------------------------------------------------------------------- acting
+
+
+class ServiceRequest(SQLModel, table=True):
+    """An Open311 case: a row first, a network call second (outbox)."""
+
+    __table_args__ = (sa.Index("ix_case_outbox", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    post_id: int | None = Field(default=None, foreign_key="post.id", index=True)
+    service_code: str = Field(default="", max_length=64)
+    service_name: str | None = None
+    description: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    address_string: str | None = None
+    attributes: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    media_url: str | None = None
+    # pending (waits for a person) | queued (outbox) | filing | filed | failed | held
+    # | not_filed (no endpoint) | open | closed | dismissed
+    status: str = Field(default="pending", max_length=16, index=True)
+    open311_id: str | None = Field(default=None, max_length=128, index=True)
+    token: str | None = Field(default=None, max_length=128)
+    external_status: str | None = Field(default=None, max_length=32)
+    status_notes: list[Any] | None = Field(default=None, sa_type=JSONType)
+    duplicate_of_id: int | None = Field(default=None, foreign_key="servicerequest.id")
+    idempotency_key: str = Field(max_length=64, unique=True)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = None
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    filed_at: datetime | None = _ts(nullable=True)
+    closed_at: datetime | None = _ts(nullable=True)
+    last_synced_at: datetime | None = _ts(nullable=True)
+
+
+class Reply(SQLModel, table=True):
+    """A reply to a resident: draft -> approved -> sent (or failed). A row first (outbox)."""
+
+    __table_args__ = (sa.Index("ix_reply_outbox", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    post_id: int = Field(foreign_key="post.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="servicerequest.id")
+    kind: str = Field(default="reply", max_length=16)  # reply | followup
+    platform: str = Field(max_length=16)
+    language: str = Field(default="en", max_length=16)
+    template_key: str | None = Field(default=None, max_length=128)
+    text: str = ""
+    # draft | approved | sending | sent | failed | dismissed
+    state: str = Field(default="draft", max_length=16, index=True)
+    idempotency_key: str = Field(max_length=64, unique=True)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = None
+    platform_reply_id: str | None = Field(default=None, max_length=255, index=True)
+    dry_run: bool = False
+    drafted_by: str | None = Field(default=None, max_length=64)
+    approved_by: str | None = Field(default=None, max_length=64)
+    approved_at: datetime | None = _ts(nullable=True)
+    sent_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ReplyTemplate(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("city_id", "key", "language", name="uq_template_city_key_lang"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    key: str = Field(max_length=128)  # e.g. "topic:pothole", "urgency:emergency", "followup"
+    language: str = Field(default="en", max_length=16)
+    body: str
+    updated_by: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = _ts()
+
+
+# --------------------------------------------------------------------------- operations
+
+
+class AuditEvent(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_audit_city_at", "city_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    at: datetime = _ts()
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    object_type: str = Field(default="", max_length=32)
+    object_id: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+
+
+class SourceCursor(SQLModel, table=True):
+    """Where a source stopped, plus its budgets and health, so a restart resumes."""
+
+    __table_args__ = (sa.UniqueConstraint("city_id", "source_name", name="uq_cursor_city_source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    source_name: str = Field(max_length=64)
+    cursor: str | None = None
+    state: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    updated_at: datetime = _ts()
+
+
+class QuarantinedPayload(SQLModel, table=True):
+    """A payload that could not be turned into a post: the raw bytes and the reason."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    source_name: str = Field(max_length=64)
+    platform: str | None = Field(default=None, max_length=16)
+    raw: bytes = Field(sa_type=sa.LargeBinary)
+    reason: str
+    received_at: datetime = _ts(index=True)
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=64)
+    display_name: str = ""
+    password_hash: str = ""
+    is_active: bool = True
+    created_at: datetime = _ts()
+
+
+class UserRole(SQLModel, table=True):
+    """A person's role in one city: admin | strategist | staff | viewer."""
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "city_id", name="uq_role_user_city"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    city_id: int = _city()
+    role: str = Field(max_length=16)
+
+
+class JobState(SQLModel, table=True):
+    """The scheduler's record of each job: last run, outcome, failures."""
+
+    __table_args__ = (sa.UniqueConstraint("city_id", "name", name="uq_job_city_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    name: str = Field(max_length=64)
+    last_started_at: datetime | None = _ts(nullable=True)
+    last_finished_at: datetime | None = _ts(nullable=True)
+    last_status: str | None = Field(default=None, max_length=16)
+    last_error: str | None = None
+    runs: int = 0
+    failures: int = 0
+
+
+URGENCY_RANK = {"emergency": 0, "high": 1, "normal": 2, "low": 3}
+ROLES = ("admin", "strategist", "staff", "viewer")

@@ -1,0 +1,1 @@
+"""The Streamlit console: one module per page; page logic in plain functions."""
