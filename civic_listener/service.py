@@ -42,6 +42,8 @@ def build_scheduler(services: Services) -> Scheduler:
         services.pipeline.classify_pending,
         every_seconds=services.settings.poll_interval_seconds,
     )
+    for name, fn, every in services.extra_jobs:
+        sched.add(name, fn, every_seconds=every)
     return sched
 
 

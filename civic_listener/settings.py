@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     replay_file: Path | None = DEMO_CORPUS
     replay_speed: float = Field(default=0.0, ge=0.0)
     repost_policy: Literal["skip", "link"] = "link"
+    # Platform sources: ``[[sources]]`` tables, each with ``kind``, ``name`` and its options
+    # (see README, "Sources"); credentials are named here but read from the environment.
+    sources: list[dict[str, Any]] = Field(default_factory=list)
     # Pipeline
     batch_size: int = Field(default=1000, ge=1, le=100_000)
     classifier_dir: Path | None = None

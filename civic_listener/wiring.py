@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from civic_listener.cities import CityDirectory
 from civic_listener.pipeline import Pipeline
-from civic_listener.settings import Settings
+from civic_listener.settings import Settings, SettingsError
 from classifiers.api import Classifier
 from listener.base import Source
 from listener.registry import create_source
@@ -36,8 +36,16 @@ class Services:
     sources: list[Source] = field(default_factory=list)
     clock: Callable[[], datetime] = utcnow
     transports: dict[str, httpx.BaseTransport] = field(default_factory=dict)
+    # Scheduled jobs beyond labelling: (name, function, every_seconds). Responders add theirs.
+    extra_jobs: list[tuple[str, Callable[[], Any], float]] = field(default_factory=list)
+    # Called with (city_id, post ids) after labels are stored: triage, drafting.
+    after_classify: list[Callable[[int, Sequence[int]], None]] = field(default_factory=list)
     _classifier: Classifier | None = None
     _pipeline: Pipeline | None = None
+
+    def _after_classify(self, city_id: int, post_ids: Sequence[int]) -> None:
+        for hook in self.after_classify:
+            hook(city_id, post_ids)
 
     @property
     def classifier(self) -> Classifier:
@@ -56,6 +64,7 @@ class Services:
                 repost_policy=self.settings.repost_policy,
                 batch_size=self.settings.batch_size,
                 clock=self.clock,
+                after_classify=self._after_classify,
             )
         return self._pipeline
 
@@ -83,7 +92,15 @@ def default_classifier_factory(settings: Settings) -> Callable[[], Classifier]:
 
 
 def build_sources(settings: Settings, **deps: Any) -> list[Source]:
+    """The replay source (the demo stream by default) plus every ``[[sources]]`` entry."""
     sources: list[Source] = []
+    for i, conf in enumerate(settings.sources):
+        conf = dict(conf)
+        kind = conf.pop("kind", None)
+        if not kind:
+            raise SettingsError(f"sources[{i}] has no kind")
+        name = conf.pop("name", None) or f"{kind}-{i}"
+        sources.append(create_source(kind, name, conf, settings=settings, **deps))
     if settings.replay_file is not None:
         if settings.replay_file.exists():
             sources.append(

@@ -257,6 +257,7 @@ class User(SQLModel, table=True):
     display_name: str = ""
     password_hash: str = ""
     is_active: bool = True
+    state_admin: bool = False  # sees every city's roll-up
     created_at: datetime = _ts()
 
 

@@ -20,7 +20,10 @@ REQUIRE_SYSTEM = os.environ.get("CIVIC_REQUIRE_SYSTEM_TESTS") == "1"
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in list(os.environ):
-        if key.startswith("CIVIC_") and key not in ("CIVIC_TEST_POSTGRES_URL", "CIVIC_REQUIRE_SYSTEM_TESTS"):
+        if key.startswith("CIVIC_") and key not in (
+            "CIVIC_TEST_POSTGRES_URL",
+            "CIVIC_REQUIRE_SYSTEM_TESTS",
+        ):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
 

@@ -15,7 +15,9 @@ from tests.helpers import post, write_jsonl
 
 def _count(services: Services, table: sa.Table, *where: object) -> int:
     with services.engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(table).where(*where)
+        ).scalar_one()
 
 
 def _corpus(tmp_path: Path) -> Path:
@@ -50,14 +52,18 @@ def test_pipeline_stores_once_quarantines_and_labels(services: Services, tmp_pat
         ).one()
         assert row == ("pothole", "normal", 1, "Dorchester")
         stamp = conn.execute(
-            sa.select(CLASSIFICATION.c.component, CLASSIFICATION.c.version, CLASSIFICATION.c.artifact_hash).limit(1)
+            sa.select(
+                CLASSIFICATION.c.component, CLASSIFICATION.c.version, CLASSIFICATION.c.artifact_hash
+            ).limit(1)
         ).one()
         assert stamp == ("keyword-test", "0.0.1", "0" * 64)
         reason = conn.execute(sa.select(QuarantinedPayload.reason)).scalar_one()
         assert "not valid JSON" in reason
 
 
-def test_second_run_resumes_from_cursor_and_adds_nothing(services: Services, tmp_path: Path) -> None:
+def test_second_run_resumes_from_cursor_and_adds_nothing(
+    services: Services, tmp_path: Path
+) -> None:
     path = _corpus(tmp_path)
     services.sources = [ReplaySource("replay", path)]
     run_once(services)
@@ -79,7 +85,9 @@ def test_crash_between_store_and_label_loses_nothing(services: Services, tmp_pat
 
 def test_classifies_in_batches(services: Services, tmp_path: Path, keyword_classifier) -> None:  # type: ignore[no-untyped-def]
     services.settings.batch_size = 1000
-    path = write_jsonl(tmp_path / "big.jsonl", [post(i, f"pothole number {i}") for i in range(2500)])
+    path = write_jsonl(
+        tmp_path / "big.jsonl", [post(i, f"pothole number {i}") for i in range(2500)]
+    )
     services.sources = [ReplaySource("replay", path)]
     services._pipeline = None
     run_once(services)
@@ -91,12 +99,17 @@ def test_classifies_in_batches(services: Services, tmp_path: Path, keyword_class
 def test_deletion_leaves_a_tombstone(services: Services, tmp_path: Path) -> None:
     path = write_jsonl(
         tmp_path / "d.jsonl",
-        [post(1, "my address is 12 Elm St, pothole"), {"platform": "x", "external_id": "1000001", "deleted": True}],
+        [
+            post(1, "my address is 12 Elm St, pothole"),
+            {"platform": "x", "external_id": "1000001", "deleted": True},
+        ],
     )
     services.sources = [ReplaySource("replay", path)]
     assert run_once(services).stats.deleted == 1
     with services.engine.connect() as conn:
-        text, status, deleted = conn.execute(sa.select(POST.c.text, POST.c.status, POST.c.deleted_at)).one()
+        text, status, deleted = conn.execute(
+            sa.select(POST.c.text, POST.c.status, POST.c.deleted_at)
+        ).one()
     assert (text, status) == ("", "deleted") and deleted is not None
     # replaying the original again does not bring it back
     services.sources = [ReplaySource("replay2", path)]
@@ -106,8 +119,9 @@ def test_deletion_leaves_a_tombstone(services: Services, tmp_path: Path) -> None
 
 
 def test_sent_replies_are_not_imported_back(services: Services, tmp_path: Path) -> None:
-    from models.tables import Reply
     from sqlmodel import Session
+
+    from models.tables import Reply
 
     path = write_jsonl(tmp_path / "a.jsonl", [post(1)])
     services.sources = [ReplaySource("a", path)]
@@ -125,7 +139,9 @@ def test_sent_replies_are_not_imported_back(services: Services, tmp_path: Path) 
             )
         )
         s.commit()
-    path2 = write_jsonl(tmp_path / "b.jsonl", [post(2) | {"external_id": "999", "author": "some_staffer"}])
+    path2 = write_jsonl(
+        tmp_path / "b.jsonl", [post(2) | {"external_id": "999", "author": "some_staffer"}]
+    )
     services.sources = [ReplaySource("b", path2)]
     assert run_once(services).stats.own == 1
     assert _count(services, POST) == 1

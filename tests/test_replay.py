@@ -90,14 +90,26 @@ def test_deleted_flag_is_a_deletion() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=6)
+    ),
     max_leaves=20,
 )
 post_like = st.fixed_dictionaries(
     {},
     optional={
         k: json_values
-        for k in ("platform", "external_id", "text", "created_at", "author", "lat", "lon", "mentions", "url")
+        for k in (
+            "platform",
+            "external_id",
+            "text",
+            "created_at",
+            "author",
+            "lat",
+            "lon",
+            "mentions",
+            "url",
+        )
     },
 )
 
@@ -115,7 +127,9 @@ def test_normaliser_never_crashes(value: object) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.binary(max_size=200), max_size=8))
-def test_replay_reader_turns_any_bytes_into_items(tmp_path_factory: pytest.TempPathFactory, lines: list[bytes]) -> None:
+def test_replay_reader_turns_any_bytes_into_items(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes]
+) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "in.jsonl"
     path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines))
     items = list(ReplaySource("r", path).iter_items(None, threading.Event()))

@@ -20,7 +20,9 @@ def test_defaults_are_sqlite_and_one_default_city() -> None:
 
 def test_environment_overrides_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tmp_path / "c.toml"
-    cfg.write_text('batch_size = 250\nlog_level = "DEBUG"\n[cities.springfield]\nname = "Springfield"\n')
+    cfg.write_text(
+        'batch_size = 250\nlog_level = "DEBUG"\n[cities.springfield]\nname = "Springfield"\n'
+    )
     monkeypatch.setenv("CIVIC_BATCH_SIZE", "333")
     s = load_settings(cfg)
     assert s.batch_size == 333

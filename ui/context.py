@@ -12,6 +12,7 @@ import streamlit as st
 
 from civic_listener.settings import load_settings
 from civic_listener.wiring import Services, build_services
+from models.auth import Actor
 
 
 @dataclass
@@ -19,7 +20,7 @@ class Context:
     services: Services
     city_id: int
     city_name: str
-    actor: str
+    actor: Actor
 
 
 def _config_from_argv() -> Path | None:
@@ -42,5 +43,6 @@ def get_context() -> Context:
         services = _shared_services(str(config) if config else None)
     slug = st.session_state.get("city") or services.settings.default_city
     city = services.cities.get(slug)
-    actor = st.session_state.get("username", "console")
+    # Until sign-in is configured the console acts as the local operator of the default city.
+    actor = st.session_state.get("actor") or Actor("console", roles={city.id: "admin"})
     return Context(services=services, city_id=city.id, city_name=city.settings.name, actor=actor)

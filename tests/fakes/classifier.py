@@ -28,8 +28,16 @@ class KeywordClassifier:
         for text in texts:
             low = text.lower()
             topic = next((t for t, kw in RULES.items() if kw in low), "none")
-            urgency = "emergency" if "gas" in low or "fire" in low else ("low" if topic == "none" else "normal")
-            locs = [Location(text="Dorchester", kind="neighborhood", neighborhood="Dorchester")] if "dorchester" in low else []
+            urgency = (
+                "emergency"
+                if "gas" in low or "fire" in low
+                else ("low" if topic == "none" else "normal")
+            )
+            locs = (
+                [Location(text="Dorchester", kind="neighborhood", neighborhood="Dorchester")]
+                if "dorchester" in low
+                else []
+            )
             out.append(
                 Prediction(
                     relevant=topic != "none",
