@@ -40,8 +40,14 @@ class Services:
     extra_jobs: list[tuple[str, Callable[[], Any], float]] = field(default_factory=list)
     # Called with (city_id, post ids) after labels are stored: triage, drafting.
     after_classify: list[Callable[[int, Sequence[int]], None]] = field(default_factory=list)
+    # Called with (event, city_id, case_id) when a case is "filed", "linked" or "closed".
+    case_events: list[Callable[[str, int, int], None]] = field(default_factory=list)
     _classifier: Classifier | None = None
     _pipeline: Pipeline | None = None
+
+    def emit_case_event(self, event: str, city_id: int, case_id: int) -> None:
+        for hook in self.case_events:
+            hook(event, city_id, case_id)
 
     def _after_classify(self, city_id: int, post_ids: Sequence[int]) -> None:
         for hook in self.after_classify:

@@ -1,0 +1,1 @@
+"""Pieces of pages that several pages share (the post view's composer and case actions)."""
