@@ -27,6 +27,7 @@ from models.store import (
     POST,
     bump_reposts,
     insert_posts,
+    lock_for_write,
     pending_posts,
     quarantine,
     save_cursor,
@@ -221,13 +222,13 @@ class Pipeline:
         for city in self.cities:
             while limit is None or done < limit:
                 n = self.batch_size if limit is None else min(self.batch_size, limit - done)
-                with self.engine.connect() as conn:
-                    batch = pending_posts(conn, city_id=city.id, limit=n)
-                if not batch:
-                    break
-                ids = [pid for pid, _ in batch]
-                predictions = self.classifier.predict([text for _, text in batch])
                 with self.engine.begin() as conn:
+                    lock_for_write(conn)
+                    batch = pending_posts(conn, city_id=city.id, limit=n)
+                    if not batch:
+                        break
+                    ids = [pid for pid, _ in batch]
+                    predictions = self.classifier.predict([text for _, text in batch])
                     store_labels(
                         conn,
                         city_id=city.id,

@@ -76,8 +76,10 @@ def insert_posts(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     stmt = _insert_ignore(conn, POST).on_conflict_do_nothing(
         index_elements=["city_id", "platform", "external_id"]
     )
-    result = conn.execute(stmt, list(rows))
-    return max(result.rowcount, 0)
+    if conn.dialect.name == "sqlite":
+        # sqlite3 sums the changes of an executemany; ignored rows count zero
+        return max(conn.execute(stmt, list(rows)).rowcount, 0)
+    return len(conn.execute(stmt.returning(POST.c.id), list(rows)).all())
 
 
 def existing_ids(
@@ -130,15 +132,32 @@ def sent_reply_ids(conn: Connection, *, city_id: int, platform: str) -> set[str]
     return set(rows)
 
 
+def lock_for_write(conn: Connection) -> None:
+    """Take the database's write lock now (SQLite's single writer); a no-op elsewhere.
+
+    SQLite starts a write transaction at the first write statement, so an UPDATE that
+    matches nothing claims the lock before the transaction reads what it will change.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.execute(POST.update().where(POST.c.id == -1).values(status=POST.c.status))
+
+
 def pending_posts(conn: Connection, *, city_id: int, limit: int) -> list[tuple[int, str]]:
-    """Stored posts not yet classified, oldest first."""
-    rows = conn.execute(
+    """Claim stored posts not yet classified, oldest first, for the caller's transaction.
+
+    On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED`` so several workers
+    share the backlog without labelling anything twice; on SQLite the caller holds the
+    single write lock (:func:`lock_for_write`).
+    """
+    q = (
         sa.select(POST.c.id, POST.c.text)
         .where(POST.c.city_id == city_id, POST.c.classified_at.is_(None))
         .order_by(POST.c.id)
         .limit(limit)
-    ).all()
-    return [(r[0], r[1]) for r in rows]
+    )
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True, of=POST)
+    return [(r[0], r[1]) for r in conn.execute(q).all()]
 
 
 def store_labels(
