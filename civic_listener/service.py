@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
+from civic_listener.leases import SourceLease
 from civic_listener.pipeline import IngestStats
 from civic_listener.scheduler import Scheduler
 from civic_listener.wiring import Services
@@ -63,6 +64,10 @@ def run_once(services: Services, stop: threading.Event | None = None) -> RunRepo
     pipeline = services.pipeline
     for source in services.sources:
         health = report.health.setdefault(source.name, SourceHealth(state="running"))
+        lease = SourceLease(services.engine, source.name)
+        if not lease.acquire():
+            health.state = "leased_elsewhere"  # another worker reads this source
+            continue
         try:
             items = source.iter_items(_cursor(services, source), stop)
             for batch in _batches(items, services.settings.batch_size):
@@ -73,6 +78,8 @@ def run_once(services: Services, stop: threading.Event | None = None) -> RunRepo
         except SourceError as exc:
             health.state, health.last_error = "failed", str(exc)
             log.error("source %s failed: %s", source.name, exc)
+        finally:
+            lease.release()
     report.stats.classified += pipeline.classify_pending()
     report.jobs = build_scheduler(services).run_all()
     return report
@@ -86,7 +93,19 @@ class _SourceThread(threading.Thread):
         self.backoff = Backoff()
 
     def run(self) -> None:
+        lease = SourceLease(self.services.engine, self.source.name)
+        try:
+            self._run(lease)
+        finally:
+            lease.release()
+            self.out.put((self.source.name, _DONE))
+
+    def _run(self, lease: SourceLease) -> None:
         while not self.stop.is_set():
+            if not lease.acquire():
+                self.health.state = "leased_elsewhere"  # another worker reads it; take over later
+                self.stop.wait(self.services.settings.poll_interval_seconds)
+                continue
             self.health.state = "running"
             try:
                 for item in self.source.iter_items(_cursor(self.services, self.source), self.stop):
@@ -112,7 +131,6 @@ class _SourceThread(threading.Thread):
                 self.health.state, self.health.last_error = "backing_off", repr(exc)
                 delay = self.backoff.next_delay()
             self.stop.wait(delay)
-        self.out.put((self.source.name, _DONE))
 
 
 def run_forever(

@@ -157,3 +157,18 @@ def test_run_forever_stops_cleanly(services: Services, tmp_path: Path) -> None:
     assert report.stats.stored == 4
     assert report.health["replay"].state == "finished"
     assert _count(services, POST, POST.c.classified_at.is_(None)) == 0
+
+
+def test_a_source_leased_by_another_worker_is_skipped(services: Services, tmp_path: Path) -> None:
+    from civic_listener.leases import SourceLease
+
+    services.sources = [ReplaySource("replay", _corpus(tmp_path))]
+    other = SourceLease(services.engine, "replay")
+    assert other.acquire()
+    try:
+        report = run_once(services)
+        assert report.health["replay"].state == "leased_elsewhere"
+        assert report.stats.stored == 0
+    finally:
+        other.release()
+    assert run_once(services).stats.stored == 4
