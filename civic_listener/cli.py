@@ -203,6 +203,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    from civic_listener.health import health_report
+    from models.db import make_engine
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url)
+    try:
+        report = health_report(engine)
+    finally:
+        engine.dispose()
+    print(json.dumps(report, indent=2, default=str))
+    return 0 if report["status"] == "ok" else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from civic_listener.bench import run_benchmarks
 
@@ -265,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="upgrade the database schema to the newest revision")
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser(
+        "health", help="each job's last run and each source's state (exit 1 when degraded)"
+    )
+    p.set_defaults(func=cmd_health)
 
     p = sub.add_parser("bench", help="print throughput and memory figures")
     p.add_argument("--json", action="store_true", help="one JSON object")

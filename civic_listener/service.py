@@ -14,15 +14,17 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import islice
 
+from civic_listener.health import health_report, serve_health
 from civic_listener.leases import SourceLease
 from civic_listener.pipeline import IngestStats
 from civic_listener.scheduler import Scheduler
 from civic_listener.wiring import Services
 from listener.backoff import Backoff
 from listener.base import AuthFailed, Item, RateLimited, Source, SourceError, SourceHealth
+from models.privacy import purge
 from models.store import get_cursor
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,18 @@ def build_scheduler(services: Services) -> Scheduler:
         "classify_pending",
         services.pipeline.classify_pending,
         every_seconds=services.settings.poll_interval_seconds,
+    )
+    retention = services.settings.retention
+    sched.add(
+        "purge",
+        lambda: purge(
+            services.engine,
+            now=services.clock(),
+            posts_days=retention.posts,
+            quarantine_days=retention.quarantine,
+            audit_days=retention.audit,
+        ),
+        every_seconds=6 * 3600,
     )
     for name, fn, every in services.extra_jobs:
         sched.add(name, fn, every_seconds=every)
@@ -144,6 +158,14 @@ def run_forever(
     for t in threads:
         t.start()
         report.health[t.source.name] = t.health
+    health_server = None
+    if services.settings.health_port:
+        live = report.health
+        health_server = serve_health(
+            services.settings.health_host,
+            services.settings.health_port,
+            lambda: health_report(services.engine, live={k: asdict(v) for k, v in live.items()}),
+        )
     pending: dict[str, list[Item]] = {}
     last_flush = time.monotonic()
     size = services.settings.batch_size
@@ -170,4 +192,7 @@ def run_forever(
     flush()
     for t in threads:
         t.join(timeout=5)
+    if health_server is not None:
+        health_server.shutdown()
+        health_server.server_close()
     return report

@@ -35,7 +35,7 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return load_settings(database_url=db_url, replay_file=DEMO_CORPUS)
+    return load_settings(database_url=db_url, replay_file=DEMO_CORPUS, health_port=0)
 
 
 @pytest.fixture
