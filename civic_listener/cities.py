@@ -45,6 +45,15 @@ class CityDirectory:
                 settings=cs,
                 accounts={p: frozenset(_handle(a) for a in acc) for p, acc in cs.accounts.items()},
             )
+        if len(infos) > 1:
+            from civic_listener.routing import STATE_QUEUE
+
+            cid = ensure_city(engine, slug=STATE_QUEUE, name=settings.state_queue_name)
+            infos[STATE_QUEUE] = CityInfo(
+                id=cid,
+                slug=STATE_QUEUE,
+                settings=CitySettings(name=settings.state_queue_name, accounts={}, keywords=[]),
+            )
         return cls(infos, settings.default_city)
 
     def __iter__(self):  # type: ignore[no-untyped-def]

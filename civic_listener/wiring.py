@@ -17,11 +17,13 @@ from sqlalchemy.engine import Engine
 
 from civic_listener.cities import CityDirectory
 from civic_listener.pipeline import Pipeline
+from civic_listener.routing import Router
 from civic_listener.settings import Settings, SettingsError
 from classifiers.api import Classifier
 from listener.base import Source
 from listener.registry import create_source
 from models.db import make_engine, upgrade
+from responders.open311 import attach_cases
 from models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class Services:
                 batch_size=self.settings.batch_size,
                 clock=self.clock,
                 after_classify=self._after_classify,
+                router=Router(self.cities).route if len(self.cities) > 1 else None,
             )
         return self._pipeline
 
@@ -149,6 +152,7 @@ def build_services(
         clock=clock or utcnow,
         transports=dict(transports or {}),
     )
+    attach_cases(services)
     if with_sources:
         services.sources = build_sources(
             settings, clock=services.clock, transports=services.transports
