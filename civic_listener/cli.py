@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from civic_listener import cli_city as city_cli
 from civic_listener.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("civic_listener")
@@ -284,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
         "health", help="each job's last run and each source's state (exit 1 when degraded)"
     )
     p.set_defaults(func=cmd_health)
+
+    city_cli.add_parser(sub)
 
     p = sub.add_parser("bench", help="print throughput and memory figures")
     p.add_argument("--json", action="store_true", help="one JSON object")
