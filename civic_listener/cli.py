@@ -59,6 +59,7 @@ def console_command(settings: Settings, config: Path | None) -> list[str]:
         f"--server.port={settings.console_port}",
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
+        "--client.toolbarMode=minimal",  # no "Deploy" button in a city's console
     ]
     if config is not None:
         cmd += ["--", "--config", str(config.resolve())]
@@ -194,6 +195,70 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_main(argv)
 
 
+def cmd_cases(args: argparse.Namespace) -> int:
+    """``cases check``: each city's 311 server against its service map; ``cases run``: one
+    outbox pass and one status-sync pass now."""
+    from civic_listener.wiring import build_services
+    from responders.open311 import cases_of
+    from responders.open311.check import check_cities
+
+    settings = _settings(args)
+    _setup_logging(settings)
+    services = build_services(settings, with_sources=False)
+    try:
+        cases = cases_of(services)
+        if args.action == "check":
+            result = check_cities(cases)
+            print(json.dumps(result, indent=2))
+            return 1 if any("error" in c for c in result.values()) else 0
+        outbox, sync = cases.run_outbox(), cases.run_sync(force=args.force)
+        print(json.dumps({"outbox": vars(outbox), "sync": vars(sync)}))
+        return 1 if outbox.errors or sync.errors else 0
+    finally:
+        services.close()
+
+
+def cmd_replies(args: argparse.Namespace) -> int:
+    """``replies send``: one outbox pass now; ``replies status``: what sends for real, the
+    outbox and the response-time figures of each city."""
+    import dataclasses
+
+    from civic_listener.wiring import build_services
+    from responders.replies import desk_for
+    from responders.replies.figures import response_times
+    from responders.replies.outbox import run_outbox
+    from responders.replies.queries import state_counts
+
+    settings = _settings(args)
+    _setup_logging(settings)
+    services = build_services(settings, with_sources=False)
+    try:
+        desk = desk_for(services)
+        if args.action == "send":
+            report = run_outbox(desk)
+            print(json.dumps(report.as_dict()))
+            return 1 if report.failed else 0
+        platforms = ("x", "mastodon", "bluesky", "reddit")
+        status: dict[str, Any] = {
+            "sending": {p: "live" if desk.sends_for_real(p) else "dry run" for p in platforms},
+            "cities": {},
+        }
+        for city in services.cities:
+            rt = response_times(
+                services.engine,
+                city_id=city.id,
+                target_minutes=city.settings.response_target_minutes,
+            )
+            status["cities"][city.slug] = {
+                "replies": state_counts(services.engine, city_id=city.id),
+                "response_times": dataclasses.asdict(rt),
+            }
+        print(json.dumps(status, indent=2, default=str))
+        return 0
+    finally:
+        services.close()
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from models.db import current_revision, make_engine, upgrade
 
@@ -216,6 +281,71 @@ def cmd_health(args: argparse.Namespace) -> int:
         engine.dispose()
     print(json.dumps(report, indent=2, default=str))
     return 0 if report["status"] == "ok" else 1
+
+
+def _new_password() -> str:
+    """The new account's password: CIVIC_NEW_USER_PASSWORD, else asked twice (never a flag)."""
+    import getpass
+
+    password = os.environ.get("CIVIC_NEW_USER_PASSWORD")
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise SystemExit(
+            "civic-listener user: set CIVIC_NEW_USER_PASSWORD or run in a terminal to be asked"
+        )
+    first = getpass.getpass("Password (10 characters or more): ")
+    if first != getpass.getpass("Password again: "):
+        raise SystemExit("civic-listener user: the passwords differ")
+    return first
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from models.auth import create_user, list_users, set_password
+    from models.db import make_engine, upgrade
+    from models.store import ensure_city
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        if args.user_command == "list":
+            for slug, cs in settings.cities.items():
+                cid = ensure_city(engine, slug=slug, name=cs.name, timezone=cs.timezone)
+                for u in list_users(engine, city_id=cid):
+                    state = "active" if u["active"] else "inactive"
+                    print(f"{slug}\t{u['username']}\t{u['role']}\t{state}")
+            return 0
+        if args.user_command == "passwd":
+            set_password(engine, username=args.username, password=_new_password())
+            print(f"password changed for {args.username}; their console sessions ended")
+            return 0
+        slugs = [args.city] if args.city else list(settings.cities)
+        unknown = [s for s in slugs if s not in settings.cities]
+        if unknown:
+            print(f"civic-listener user: unknown city {unknown[0]!r}", file=sys.stderr)
+            return 2
+        roles = {
+            ensure_city(
+                engine, slug=s, name=settings.cities[s].name, timezone=settings.cities[s].timezone
+            ): args.role
+            for s in slugs
+        }
+        try:
+            create_user(
+                engine,
+                username=args.username,
+                password=_new_password(),
+                roles=roles,
+                display_name=args.username,
+            )
+        except ValueError as exc:
+            print(f"civic-listener user: {exc}", file=sys.stderr)
+            return 1
+        print(f"added {args.username} as {args.role} of {', '.join(slugs)}")
+        return 0
+    finally:
+        engine.dispose()
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -278,6 +408,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("cases", help="Open311 service requests: check the setup, or run a pass")
+    p.add_argument("action", choices=["check", "run"])
+    p.add_argument("--force", action="store_true", help="run: sync every open case now")
+    p.set_defaults(func=cmd_cases)
+
+    p = sub.add_parser("replies", help="replies: one outbox pass now, or the sending status")
+    p.add_argument("action", choices=["send", "status"])
+    p.set_defaults(func=cmd_replies)
+
     p = sub.add_parser("migrate", help="upgrade the database schema to the newest revision")
     p.set_defaults(func=cmd_migrate)
 
@@ -287,6 +426,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_health)
 
     city_cli.add_parser(sub)
+
+    p = sub.add_parser("user", help="console accounts: add, passwd, list")
+    user_sub = p.add_subparsers(dest="user_command", required=True)
+    u = user_sub.add_parser(
+        "add", help="add an account (password from a prompt or CIVIC_NEW_USER_PASSWORD)"
+    )
+    u.add_argument("username")
+    u.add_argument("--role", required=True, choices=("admin", "strategist", "staff", "viewer"))
+    u.add_argument("--city", help="the city's slug (default: every configured city)")
+    u = user_sub.add_parser("passwd", help="set an account's password and end its sessions")
+    u.add_argument("username")
+    user_sub.add_parser("list", help="accounts and their role in each city")
+    p.set_defaults(func=cmd_user)
 
     p = sub.add_parser("bench", help="print throughput and memory figures")
     p.add_argument("--json", action="store_true", help="one JSON object")

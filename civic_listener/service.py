@@ -1,7 +1,8 @@
 """The service loop behind ``civic-listener run``.
 
-``--once``: read every source to its end (a polling source makes one pass), store, label,
-run each job once, exit. Otherwise each source runs in its own thread feeding a bounded
+``--once``: read every source to its end (a polling source makes one pass; a streaming
+source makes its bounded ``one_pass``, see ``listener.platform``), store, label, run each job
+once, exit. Otherwise each source runs in its own thread feeding a bounded
 queue; the main loop stores in batches (by size or every half second), labels, and runs the
 scheduled jobs, until SIGTERM or Ctrl-C sets ``stop``. A source that fails backs off and
 resumes from its stored cursor; one that refuses credentials stops and says so.
@@ -15,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from itertools import islice
 
 from civic_listener.health import health_report, serve_health
 from civic_listener.leases import SourceLease
@@ -24,6 +24,9 @@ from civic_listener.scheduler import Scheduler
 from civic_listener.wiring import Services
 from listener.backoff import Backoff
 from listener.base import AuthFailed, Item, RateLimited, Source, SourceError, SourceHealth
+from listener.health import HealthMonitor
+from listener.platform import OnePass
+from listener.state import DatabaseState
 from models.privacy import purge
 from models.store import get_cursor
 
@@ -67,8 +70,41 @@ def _cursor(services: Services, source: Source) -> str | None:
     return row.cursor if row else None
 
 
+def monitor_for(services: Services, source: Source) -> HealthMonitor:
+    """The source's own health monitor, or one kept for it (replay and add-on sources)."""
+    monitor = getattr(source, "monitor", None)
+    if isinstance(monitor, HealthMonitor):
+        return monitor
+    monitor = HealthMonitor(
+        source.name,
+        kind=getattr(source, "kind", "") or type(source).__name__.removesuffix("Source").lower(),
+        clock=services.clock,
+        store=DatabaseState(services.engine, services.cities.default.id),
+    )
+    source.monitor = monitor  # type: ignore[attr-defined]
+    return monitor
+
+
+def _watched(items: Iterator[Item], monitor: HealthMonitor) -> Iterator[Item]:
+    for item in items:
+        monitor.on_item(item)
+        yield item
+
+
 def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
-    while batch := list(islice(items, size)):
+    """Batches of ``size``; when the source fails, what it yielded before is still stored."""
+    batch: list[Item] = []
+    try:
+        for item in items:
+            batch.append(item)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except SourceError:
+        if batch:
+            yield batch
+        raise
+    if batch:
         yield batch
 
 
@@ -82,15 +118,25 @@ def run_once(services: Services, stop: threading.Event | None = None) -> RunRepo
         if not lease.acquire():
             health.state = "leased_elsewhere"  # another worker reads this source
             continue
+        monitor = monitor_for(services, source)
+        monitor.set_state("running")
         try:
-            items = source.iter_items(_cursor(services, source), stop)
-            for batch in _batches(items, services.settings.batch_size):
+            # A streaming source makes one bounded pass instead of holding its stream open.
+            cursor = _cursor(services, source)
+            items = (
+                source.one_pass(cursor, stop)
+                if isinstance(source, OnePass)
+                else source.iter_items(cursor, stop)
+            )
+            for batch in _batches(_watched(items, monitor), services.settings.batch_size):
                 report.stats.add(pipeline.ingest(source.name, batch))
                 health.items += len(batch)
                 report.stats.classified += pipeline.classify_pending()
             health.state = "finished"
+            monitor.set_state("idle")
         except SourceError as exc:
             health.state, health.last_error = "failed", str(exc)
+            monitor.set_state("failed", str(exc))
             log.error("source %s failed: %s", source.name, exc)
         finally:
             lease.release()
@@ -105,6 +151,13 @@ class _SourceThread(threading.Thread):
         self.services, self.source, self.out, self.stop = services, source, out, stop
         self.health = SourceHealth()
         self.backoff = Backoff()
+        self.monitor = monitor_for(services, source)
+
+    def _state(self, state: str, error: str | None = None) -> None:
+        self.health.state = state
+        if error is not None:
+            self.health.last_error = error
+        self.monitor.set_state(state, error)
 
     def run(self) -> None:
         lease = SourceLease(self.services.engine, self.source.name)
@@ -120,31 +173,38 @@ class _SourceThread(threading.Thread):
                 self.health.state = "leased_elsewhere"  # another worker reads it; take over later
                 self.stop.wait(self.services.settings.poll_interval_seconds)
                 continue
-            self.health.state = "running"
+            if self.backoff.attempt:
+                self.monitor.on_reconnect()  # resuming after an error
+            self._state("running")
             try:
                 for item in self.source.iter_items(_cursor(self.services, self.source), self.stop):
                     self.out.put((self.source.name, item))
                     self.health.items += 1
+                    self.monitor.on_item(item)
                     self.backoff.reset()
                 if self.source.finite:
-                    self.health.state = "finished"
+                    self._state("finished")
                     break
                 delay = self.services.settings.poll_interval_seconds
             except AuthFailed as exc:
-                self.health.state, self.health.last_error = "failed", str(exc)
+                self._state("failed", str(exc))
                 log.error("source %s: credentials refused, stopping it: %s", self.source.name, exc)
                 break
             except RateLimited as exc:
-                self.health.state, self.health.last_error = "backing_off", str(exc)
                 delay = self.backoff.next_delay(exc.retry_after)
+                self._state("backing_off", str(exc))
+                log.warning("source %s: %s; retrying in %.0f s", self.source.name, exc, delay)
             except SourceError as exc:
-                self.health.state, self.health.last_error = "backing_off", str(exc)
                 delay = self.backoff.next_delay()
+                self._state("backing_off", str(exc))
+                log.warning("source %s: %s; retrying in %.1f s", self.source.name, exc, delay)
             except Exception as exc:  # a bug in a source must not kill the service
                 log.exception("source %s crashed", self.source.name)
-                self.health.state, self.health.last_error = "backing_off", repr(exc)
                 delay = self.backoff.next_delay()
+                self._state("backing_off", repr(exc))
             self.stop.wait(delay)
+        if self.stop.is_set() and self.health.state not in ("failed", "finished"):
+            self._state("stopped")
 
 
 def run_forever(

@@ -73,9 +73,40 @@ class CitySettings(BaseModel):
     service_codes: dict[str, str] = Field(default_factory=dict)
     open311_url: str | None = None
     open311_jurisdiction_id: str | None = None
+    # This city's Open311 credentials, named here and read from the environment (the default
+    # city may use the top-level secrets instead).
+    open311_api_key_env: str | None = None
+    open311_oauth_token_url: str | None = None
+    open311_oauth_client_id: str | None = None
+    open311_oauth_client_secret_env: str | None = None
     response_target_minutes: int = Field(default=240, ge=1)
     # Language used for replies when a post's language has no template.
     default_language: str = "en"
+    # [south, west, north, east]: posts with coordinates inside are this city's. Empty means
+    # the box around the gazetteer's places.
+    bbox: list[float] | None = Field(default=None, min_length=4, max_length=4)
+    # A link to a case on the city's 311 site, with ``{case_number}``: the ``{case_link}``
+    # placeholder of reply templates (none leaves it empty).
+    case_link_template: str | None = None
+    # Topic -> how long a fix usually takes ("2 business days"): the ``{expected_time}`` placeholder.
+    expected_times: dict[str, str] = Field(default_factory=dict)
+    # Console: the provider name of an ``[auth.<name>]`` block in .streamlit/secrets.toml
+    # offered as "Sign in with ..." (OIDC through st.login); none offers passwords only.
+    oidc_provider: str | None = None
+    # Dashboard spike alert: the last hour has at least spike_min_posts posts on a topic and
+    # spike_factor times the usual count for that hour of the day.
+    spike_factor: float = Field(default=3.0, gt=1.0)
+    spike_min_posts: int = Field(default=5, ge=1)
+
+
+class RetentionSettings(BaseModel):
+    """How long records are kept, in days; ``None`` keeps them."""
+
+    model_config = {"extra": "forbid"}
+
+    posts: int | None = Field(default=None, ge=1)
+    quarantine: int | None = Field(default=90, ge=1)
+    audit: int | None = Field(default=None, ge=1)
 
 
 class Settings(BaseSettings):
@@ -104,20 +135,83 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=5.0, gt=0.0)
     # Acting
     dry_run: bool = True
+    # Service requests (Open311): the default city's endpoint; see README "Service requests"
+    open311_url: str | None = None
+    open311_jurisdiction_id: str | None = None
+    open311_oauth_token_url: str | None = None
+    open311_oauth_client_id: str | None = None
+    open311_oauth_scope: str | None = None
+    open311_timeout_seconds: float = Field(default=20.0, gt=0.0)
+    cases_auto_file: bool = False
+    cases_auto_topics: list[str] = Field(default_factory=list)
+    cases_auto_urgencies: list[str] = Field(default_factory=lambda: ["high", "normal"])
+    cases_min_confidence: float = Field(default=0.7, ge=0.0, le=1.0)
+    cases_require_location: bool = True
+    cases_duplicate_radius_meters: float = Field(default=150.0, ge=0.0)
+    cases_duplicate_window_hours: float = Field(default=72.0, ge=0.0)
+    cases_outbox_interval_seconds: float = Field(default=30.0, gt=0.0)
+    cases_sync_interval_seconds: float = Field(default=900.0, gt=0.0)
+    cases_max_attempts: int = Field(default=12, ge=1)
+    # Replies (see README "Replies"): the outbox job, retries, rules a person configured,
+    # X's per-post prices, and the non-secret parts of the sending accounts.
+    reply_send_interval_seconds: float = Field(default=30.0, gt=0.0)
+    reply_max_attempts: int = Field(default=8, ge=1)
+    reply_auto_send_topics: list[str] = Field(default_factory=list)
+    x_post_cost_usd: float = Field(default=0.015, ge=0.0)
+    x_link_post_cost_usd: float = Field(default=0.20, ge=0.0)
+    mastodon_api_base_url: str | None = None
+    bluesky_handle: str | None = None
+    bluesky_pds_url: str = "https://bsky.social"
+    reddit_client_id: str | None = None
+    reddit_username: str | None = None
+    reddit_user_agent: str = "civic-listener/0.1 (city replies)"
     # Console
     console_host: str = "localhost"
     console_port: int = Field(default=8501, ge=1, le=65535)
+    session_idle_minutes: int = Field(default=60, ge=1)
+    session_max_hours: float = Field(default=12.0, gt=0.0)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
     # Operations
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Health: a small HTTP endpoint (GET /health) while the service runs; 0 turns it off.
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=8765, ge=0, le=65535)
+    # Retention in days per kind of record (none keeps forever); the purge job applies it.
+    retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
     secrets_file: Path | None = None
     # Secrets: environment or secrets file only
     x_bearer_token: SecretStr | None = None
     open311_api_key: SecretStr | None = None
+    open311_oauth_client_secret: SecretStr | None = None
+    # Sending replies (user-context credentials of the city's own accounts)
+    x_consumer_key: SecretStr | None = None
+    x_consumer_secret: SecretStr | None = None
+    x_access_token: SecretStr | None = None
+    x_access_token_secret: SecretStr | None = None
+    mastodon_access_token: SecretStr | None = None
+    bluesky_app_password: SecretStr | None = None
+    reddit_client_secret: SecretStr | None = None
+    reddit_password: SecretStr | None = None
     # Cities: a single city is the one default city
     default_city: str = DEFAULT_CITY
+    # With several cities, posts that match none wait in this state-level queue.
+    state_queue_name: str = "State queue"
     cities: dict[str, CitySettings] = Field(default_factory=dict)
 
-    _validate_secrets = field_validator("x_bearer_token", "open311_api_key")(_refuse_placeholder)
+    _validate_secrets = field_validator(
+        "x_bearer_token", "open311_api_key", "open311_oauth_client_secret"
+    )(_refuse_placeholder)
+    _validate_reply_secrets = field_validator(
+        "x_consumer_key",
+        "x_consumer_secret",
+        "x_access_token",
+        "x_access_token_secret",
+        "mastodon_access_token",
+        "bluesky_app_password",
+        "reddit_client_secret",
+        "reddit_password",
+    )(_refuse_placeholder)
 
     @field_validator("database_url")
     @classmethod

@@ -23,8 +23,9 @@ from classifiers.api import Classifier
 from listener.base import Source
 from listener.registry import create_source
 from models.db import make_engine, upgrade
-from responders.open311 import attach_cases
 from models.types import utcnow
+from responders.open311 import attach_cases
+from responders.replies import attach_replies
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,10 @@ def build_services(
     if migrate:
         upgrade(engine)
     cities = CityDirectory.from_settings(engine, settings)
+    if migrate:
+        from civic_listener.overrides import apply_to_directory
+
+        apply_to_directory(engine, cities)  # settings changed in the console
     factory = (
         (lambda: classifier) if classifier is not None else default_classifier_factory(settings)
     )
@@ -153,8 +158,23 @@ def build_services(
         transports=dict(transports or {}),
     )
     attach_cases(services)
+    attach_replies(services)
     if with_sources:
+        from listener.health import quiet_sources
+        from listener.state import DatabaseState
+
         services.sources = build_sources(
-            settings, clock=services.clock, transports=services.transports
+            settings,
+            clock=services.clock,
+            transports=services.transports,
+            state=DatabaseState(engine, cities.default.id),
+            cities=cities,
+        )
+        services.extra_jobs.append(
+            (
+                "source_health",
+                lambda: quiet_sources(engine, city_id=cities.default.id, now=services.clock()),
+                60.0,
+            )
         )
     return services

@@ -1,7 +1,8 @@
 """Payload formats the replay reader and ``civic-listener ingest`` understand.
 
-A format turns one decoded JSON value into an :class:`~listener.base.Item` or raises
-:class:`~listener.base.MalformedPayload` with a reason a person can act on. ``post`` is the
+A format turns one decoded JSON value into an :class:`~listener.base.Item` (a list of items
+when one value holds several, as an API response page does; None when the value carries no
+post) or raises :class:`~listener.base.MalformedPayload` with a reason a person can act on. ``post`` is the
 project's own format; platform modules register theirs (``x``, ``mastodon``, ...).
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from listener.base import PLATFORMS, Deletion, Item, MalformedPayload, PostIn
 
-Normaliser = Callable[[Any], Item | None]
+Normaliser = Callable[[Any], Item | list[Item] | None]
 _FORMATS: dict[str, Normaliser] = {}
 MAX_TEXT = 40_000
 
@@ -27,7 +28,16 @@ def register_format(name: str) -> Callable[[Normaliser], Normaliser]:
     return decorator
 
 
+def _load_platform_formats() -> None:
+    """Platform modules register their formats when imported (with their sources)."""
+    from listener.registry import _load_builtins
+
+    _load_builtins()
+
+
 def get_format(name: str) -> Normaliser:
+    if name not in _FORMATS:
+        _load_platform_formats()
     try:
         return _FORMATS[name]
     except KeyError:
@@ -37,6 +47,7 @@ def get_format(name: str) -> Normaliser:
 
 
 def formats() -> list[str]:
+    _load_platform_formats()
     return sorted(_FORMATS)
 
 

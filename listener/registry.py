@@ -28,7 +28,11 @@ def register_source(kind: str) -> Callable[[SourceFactory], SourceFactory]:
 
 
 def _load_builtins() -> None:
+    import listener.bluesky  # noqa: F401
+    import listener.mastodon  # noqa: F401
+    import listener.reddit  # noqa: F401
     import listener.replay  # noqa: F401
+    import listener.x  # noqa: F401
 
 
 def available_sources() -> list[str]:

@@ -51,26 +51,41 @@ class ReplaySource:
             for raw in fh:
                 if stop.is_set():
                     return
+                line_start = offset
                 offset += len(raw)
                 line = raw.strip()
                 if not line:
                     continue
-                item = self._decode(line, str(offset))
-                if item is None:
-                    continue
-                if self.speed > 0 and isinstance(item, PostIn):
-                    ts = item.created_at.timestamp()
-                    if first_ts is None:
-                        first_ts = ts
-                    due = started + (ts - first_ts) / self.speed
-                    delay = due - time.monotonic()
-                    if delay > 0:
-                        wait(delay)
-                        if stop.is_set():
-                            return
-                yield item
+                for item in self._decode(line, str(line_start), str(offset)):
+                    if not self._pace(item, wait, started, first_ts, stop):
+                        return
+                    if first_ts is None and isinstance(item, PostIn):
+                        first_ts = item.created_at.timestamp()
+                    yield item
 
-    def _decode(self, line: bytes, cursor: str) -> Item | None:
+    def _pace(
+        self,
+        item: Item,
+        wait: Callable[[float], Any],
+        started: float,
+        first_ts: float | None,
+        stop: threading.Event,
+    ) -> bool:
+        """Wait until ``item`` is due at ``speed``; False when stopped meanwhile."""
+        if self.speed <= 0 or not isinstance(item, PostIn):
+            return True
+        ts = item.created_at.timestamp()
+        due = started + (ts - (ts if first_ts is None else first_ts)) / self.speed
+        delay = due - time.monotonic()
+        if delay > 0:
+            wait(delay)
+            if stop.is_set():
+                return False
+        return True
+
+    def _decode(self, line: bytes, start: str, cursor: str) -> list[Item]:
+        """The items of one line. When a line holds several (an API page), all but the last
+        carry the line's start as cursor: a restart re-reads the line rather than skip any."""
         try:
             if len(line) > MAX_LINE:
                 raise MalformedPayload(f"line is longer than {MAX_LINE} bytes")
@@ -86,10 +101,11 @@ class ReplaySource:
                 raise MalformedPayload("JSON nested too deeply") from None
             item = self.normalise(obj)
         except MalformedPayload as exc:
-            return Quarantined(raw=line, reason=f"{self.fmt}: {exc}", cursor=cursor)
-        if item is not None:
-            item.cursor = cursor
-        return item
+            return [Quarantined(raw=line, reason=f"{self.fmt}: {exc}", cursor=cursor)]
+        items = [] if item is None else item if isinstance(item, list) else [item]
+        for i, one in enumerate(items):
+            one.cursor = cursor if i == len(items) - 1 else start
+        return items
 
 
 @register_source("replay")

@@ -365,10 +365,12 @@ def audit(
     object_type: str = "",
     object_id: Any = None,
     details: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> None:
     session.add(
         AuditEvent(
             city_id=city_id,
+            at=at or utcnow(),
             actor=actor,
             action=action,
             object_type=object_type,

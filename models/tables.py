@@ -62,6 +62,29 @@ class Post(PostBase, table=True):
         sa.Index("ix_post_city_created", "city_id", "created_at"),
         sa.Index("ix_post_city_topic_created", "city_id", "topic", "created_at"),
         sa.Index("ix_post_pending", "city_id", "classified_at", "id"),
+        # the console: open posts in triage order, threads, replies to a post
+        sa.Index(
+            "ix_post_open_triage",
+            "city_id",
+            "urgency_rank",
+            "created_at",
+            sqlite_where=sa.text("status IN ('new', 'triaged') AND deleted_at IS NULL"),
+            postgresql_where=sa.text("status IN ('new', 'triaged') AND deleted_at IS NULL"),
+        ),
+        # the dashboard's aggregates read this index only (no table lookups)
+        sa.Index(
+            "ix_post_dashboard",
+            "city_id",
+            "created_at",
+            "relevant",
+            "sentiment",
+            "topic",
+            "neighborhood",
+            "platform",
+            "deleted_at",
+        ),
+        sa.Index("ix_post_conversation", "city_id", "conversation_id"),
+        sa.Index("ix_post_reply_to", "city_id", "in_reply_to_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -133,7 +156,11 @@ class Classification(SQLModel, table=True):
 class ServiceRequest(SQLModel, table=True):
     """An Open311 case: a row first, a network call second (outbox)."""
 
-    __table_args__ = (sa.Index("ix_case_outbox", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_case_outbox", "status", "next_attempt_at"),
+        # duplicate search: same city and service, near the same latitude
+        sa.Index("ix_case_city_service_lat", "city_id", "service_code", "lat"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     city_id: int = _city()
@@ -166,10 +193,29 @@ class ServiceRequest(SQLModel, table=True):
     last_synced_at: datetime | None = _ts(nullable=True)
 
 
+class CaseEvent(SQLModel, table=True):
+    """One step in a case's history: a status change, a status note from 311, a person's action."""
+
+    __table_args__ = (sa.Index("ix_caseevent_case_at", "case_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    case_id: int = Field(foreign_key="servicerequest.id", nullable=False)
+    at: datetime = _ts()
+    status: str = Field(max_length=16)
+    external_status: str | None = Field(default=None, max_length=32)
+    note: str | None = None
+    actor: str = Field(default="system", max_length=64)
+
+
 class Reply(SQLModel, table=True):
     """A reply to a resident: draft -> approved -> sent (or failed). A row first (outbox)."""
 
-    __table_args__ = (sa.Index("ix_reply_outbox", "state", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_reply_outbox", "state", "next_attempt_at"),
+        # response times: the first reply per post, read from the index alone in post order
+        sa.Index("ix_reply_city_first", "city_id", "kind", "post_id", "sent_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     city_id: int = _city()
@@ -189,6 +235,7 @@ class Reply(SQLModel, table=True):
     platform_reply_id: str | None = Field(default=None, max_length=255, index=True)
     dry_run: bool = False
     drafted_by: str | None = Field(default=None, max_length=64)
+    edited_by: str | None = Field(default=None, max_length=64)  # a person changed the text
     approved_by: str | None = Field(default=None, max_length=64)
     approved_at: datetime | None = _ts(nullable=True)
     sent_at: datetime | None = _ts(nullable=True)
@@ -259,6 +306,11 @@ class User(SQLModel, table=True):
     is_active: bool = True
     state_admin: bool = False  # sees every city's roll-up
     created_at: datetime = _ts()
+    # sign-in: the verified e-mail an OIDC provider vouches for; failed attempts and lockout
+    email: str | None = Field(default=None, max_length=255, index=True)
+    failed_logins: int = 0
+    locked_until: datetime | None = _ts(nullable=True)
+    last_login_at: datetime | None = _ts(nullable=True)
 
 
 class UserRole(SQLModel, table=True):
@@ -270,6 +322,51 @@ class UserRole(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", index=True)
     city_id: int = _city()
     role: str = Field(max_length=16)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in console session. Only the token's SHA-256 is stored; a session ends when
+    it is idle too long, reaches its maximum age, or is revoked (sign-out, deactivation)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    method: str = Field(default="password", max_length=16)  # password | oidc | first-run
+    created_at: datetime = _ts()
+    last_seen_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class SavedView(SQLModel, table=True):
+    """A named set of inbox filters; ``owner`` None means shared with the whole city team."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("city_id", "owner", "name", name="uq_savedview_city_owner_name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    owner: str | None = Field(default=None, max_length=64)
+    name: str = Field(max_length=128)
+    filters: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = _ts()
+
+
+class CitySettingOverride(SQLModel, table=True):
+    """A city setting changed in the console (keywords, accounts, targets, thresholds).
+
+    It takes precedence over the TOML file; every change is also an audit event."""
+
+    __table_args__ = (sa.UniqueConstraint("city_id", "key", name="uq_override_city_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    key: str = Field(max_length=64)
+    value: Any = Field(default=None, sa_type=JSONType)
+    updated_by: str = Field(default="", max_length=64)
+    updated_at: datetime = _ts()
 
 
 class JobState(SQLModel, table=True):

@@ -41,9 +41,16 @@ def upgrade() -> None:
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("state_admin", sa.Boolean(), nullable=False),
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+        sa.Column("failed_logins", sa.Integer(), nullable=False),
+        sa.Column("locked_until", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_login_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("username"),
     )
+    with op.batch_alter_table("user", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_user_email"), ["email"], unique=False)
+
     op.create_table(
         "auditevent",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -67,6 +74,50 @@ def upgrade() -> None:
     with op.batch_alter_table("auditevent", schema=None) as batch_op:
         batch_op.create_index("ix_audit_city_at", ["city_id", "at"], unique=False)
         batch_op.create_index(batch_op.f("ix_auditevent_city_id"), ["city_id"], unique=False)
+
+    op.create_table(
+        "citysettingoverride",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("city_id", sa.Integer(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column(
+            "value",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("updated_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["city_id"],
+            ["city.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("city_id", "key", name="uq_override_city_key"),
+    )
+    with op.batch_alter_table("citysettingoverride", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_citysettingoverride_city_id"), ["city_id"], unique=False
+        )
+
+    op.create_table(
+        "consolesession",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("method", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["user.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
+    with op.batch_alter_table("consolesession", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_consolesession_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "jobstate",
@@ -142,11 +193,34 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_post_city_topic_created", ["city_id", "topic", "created_at"], unique=False
         )
+        batch_op.create_index("ix_post_conversation", ["city_id", "conversation_id"], unique=False)
+        batch_op.create_index(
+            "ix_post_dashboard",
+            [
+                "city_id",
+                "created_at",
+                "relevant",
+                "sentiment",
+                "topic",
+                "neighborhood",
+                "platform",
+                "deleted_at",
+            ],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_post_inbox", ["city_id", "urgency_rank", "created_at"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_post_neighborhood"), ["neighborhood"], unique=False)
+        batch_op.create_index(
+            "ix_post_open_triage",
+            ["city_id", "urgency_rank", "created_at"],
+            unique=False,
+            sqlite_where=sa.text("status IN ('new', 'triaged') AND deleted_at IS NULL"),
+            postgresql_where=sa.text("status IN ('new', 'triaged') AND deleted_at IS NULL"),
+        )
         batch_op.create_index("ix_post_pending", ["city_id", "classified_at", "id"], unique=False)
+        batch_op.create_index("ix_post_reply_to", ["city_id", "in_reply_to_id"], unique=False)
 
     op.create_table(
         "quarantinedpayload",
@@ -189,6 +263,29 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("replytemplate", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_replytemplate_city_id"), ["city_id"], unique=False)
+
+    op.create_table(
+        "savedview",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("city_id", sa.Integer(), nullable=False),
+        sa.Column("owner", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column(
+            "filters",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["city_id"],
+            ["city.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("city_id", "owner", "name", name="uq_savedview_city_owner_name"),
+    )
+    with op.batch_alter_table("savedview", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_savedview_city_id"), ["city_id"], unique=False)
 
     op.create_table(
         "sourcecursor",
@@ -320,6 +417,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key"),
     )
     with op.batch_alter_table("servicerequest", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_case_city_service_lat", ["city_id", "service_code", "lat"], unique=False
+        )
         batch_op.create_index("ix_case_outbox", ["status", "next_attempt_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_servicerequest_city_id"), ["city_id"], unique=False)
         batch_op.create_index(
@@ -327,6 +427,30 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_servicerequest_post_id"), ["post_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_servicerequest_status"), ["status"], unique=False)
+
+    op.create_table(
+        "caseevent",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("city_id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("external_status", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("note", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["servicerequest.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["city_id"],
+            ["city.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("caseevent", schema=None) as batch_op:
+        batch_op.create_index("ix_caseevent_case_at", ["case_id", "at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_caseevent_city_id"), ["city_id"], unique=False)
 
     op.create_table(
         "reply",
@@ -347,6 +471,7 @@ def upgrade() -> None:
         sa.Column("platform_reply_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
         sa.Column("dry_run", sa.Boolean(), nullable=False),
         sa.Column("drafted_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("edited_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("approved_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("approved_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("sent_at", models.types.UTCDateTime(timezone=True), nullable=True),
@@ -368,6 +493,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key"),
     )
     with op.batch_alter_table("reply", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_reply_city_first", ["city_id", "kind", "post_id", "sent_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_reply_city_id"), ["city_id"], unique=False)
         batch_op.create_index("ix_reply_outbox", ["state", "next_attempt_at"], unique=False)
         batch_op.create_index(
@@ -387,14 +515,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_reply_platform_reply_id"))
         batch_op.drop_index("ix_reply_outbox")
         batch_op.drop_index(batch_op.f("ix_reply_city_id"))
+        batch_op.drop_index("ix_reply_city_first")
 
     op.drop_table("reply")
+    with op.batch_alter_table("caseevent", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_caseevent_city_id"))
+        batch_op.drop_index("ix_caseevent_case_at")
+
+    op.drop_table("caseevent")
     with op.batch_alter_table("servicerequest", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_servicerequest_status"))
         batch_op.drop_index(batch_op.f("ix_servicerequest_post_id"))
         batch_op.drop_index(batch_op.f("ix_servicerequest_open311_id"))
         batch_op.drop_index(batch_op.f("ix_servicerequest_city_id"))
         batch_op.drop_index("ix_case_outbox")
+        batch_op.drop_index("ix_case_city_service_lat")
 
     op.drop_table("servicerequest")
     with op.batch_alter_table("classification", schema=None) as batch_op:
@@ -411,6 +546,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sourcecursor_city_id"))
 
     op.drop_table("sourcecursor")
+    with op.batch_alter_table("savedview", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_savedview_city_id"))
+
+    op.drop_table("savedview")
     with op.batch_alter_table("replytemplate", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_replytemplate_city_id"))
 
@@ -421,9 +560,17 @@ def downgrade() -> None:
 
     op.drop_table("quarantinedpayload")
     with op.batch_alter_table("post", schema=None) as batch_op:
+        batch_op.drop_index("ix_post_reply_to")
         batch_op.drop_index("ix_post_pending")
+        batch_op.drop_index(
+            "ix_post_open_triage",
+            sqlite_where=sa.text("status IN ('new', 'triaged') AND deleted_at IS NULL"),
+            postgresql_where=sa.text("status IN ('new', 'triaged') AND deleted_at IS NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_post_neighborhood"))
         batch_op.drop_index("ix_post_inbox")
+        batch_op.drop_index("ix_post_dashboard")
+        batch_op.drop_index("ix_post_conversation")
         batch_op.drop_index("ix_post_city_topic_created")
         batch_op.drop_index(batch_op.f("ix_post_city_id"))
         batch_op.drop_index("ix_post_city_created")
@@ -434,11 +581,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_jobstate_city_id"))
 
     op.drop_table("jobstate")
+    with op.batch_alter_table("consolesession", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_consolesession_user_id"))
+
+    op.drop_table("consolesession")
+    with op.batch_alter_table("citysettingoverride", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_citysettingoverride_city_id"))
+
+    op.drop_table("citysettingoverride")
     with op.batch_alter_table("auditevent", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_auditevent_city_id"))
         batch_op.drop_index("ix_audit_city_at")
 
     op.drop_table("auditevent")
+    with op.batch_alter_table("user", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_user_email"))
+
     op.drop_table("user")
     op.drop_table("city")
     # ### end Alembic commands ###

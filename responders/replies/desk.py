@@ -1,0 +1,104 @@
+"""``ReplyDesk``: what the replies functions share (engine, settings, cities, clock, senders),
+and :func:`attach_replies`, which wires drafting and sending into a built ``Services``.
+
+``attach_replies(services)`` seeds each city's templates, drafts replies after labels are
+stored (``after_classify``), redrafts and follows up on case events (``case_events``), and
+adds the ``send_replies`` outbox job (``extra_jobs``). The console reaches the same desk
+through :func:`desk_for`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
+
+from civic_listener.cities import CityDirectory, CityInfo
+from civic_listener.settings import Settings
+from models.types import utcnow
+from responders.replies.senders.base import Sender
+
+if TYPE_CHECKING:
+    from civic_listener.wiring import Services
+
+log = logging.getLogger(__name__)
+SEND_JOB = "send_replies"
+
+
+@dataclass
+class ReplyDesk:
+    engine: Engine
+    settings: Settings
+    cities: CityDirectory
+    clock: Callable[[], datetime] = utcnow
+    senders: dict[str, Sender] = field(default_factory=dict)
+    # platform -> when its rate limit resets (this process's memory; rows carry it too)
+    paused_until: dict[str, datetime] = field(default_factory=dict)
+
+    @classmethod
+    def from_services(
+        cls, services: Services, *, senders: Mapping[str, Sender] | None = None
+    ) -> ReplyDesk:
+        from responders.replies.senders import build_senders
+
+        built = (
+            dict(senders)
+            if senders is not None
+            else build_senders(services.settings, transports=services.transports)
+        )
+        return cls(
+            engine=services.engine,
+            settings=services.settings,
+            cities=services.cities,
+            clock=lambda: services.clock(),  # follows a clock replaced later
+            senders=built,
+        )
+
+    def city(self, city_id: int) -> CityInfo:
+        return self.cities.by_id[city_id]
+
+    def sends_for_real(self, platform: str) -> bool:
+        """False in dry run or when the platform's sending credentials are not configured."""
+        return not self.settings.dry_run and platform in self.senders
+
+
+def desk_for(services: Services) -> ReplyDesk:
+    """The desk attached to ``services`` (built, without hooks, when none was attached)."""
+    desk = getattr(services, "replies", None)
+    if not isinstance(desk, ReplyDesk):
+        desk = ReplyDesk.from_services(services)
+        services.replies = desk  # type: ignore[attr-defined]
+    return desk
+
+
+def attach_replies(services: Services, *, senders: Mapping[str, Sender] | None = None) -> ReplyDesk:
+    """Wire drafting and sending into ``services``; returns the desk."""
+    from responders.replies.drafts import on_case_event, on_classified
+    from responders.replies.outbox import run_outbox
+    from responders.replies.templates import ensure_defaults
+
+    desk = ReplyDesk.from_services(services, senders=senders)
+    services.replies = desk  # type: ignore[attr-defined]
+    for city in services.cities:
+        ensure_defaults(services.engine, city_id=city.id)
+
+    def after_classify(city_id: int, post_ids: Sequence[int]) -> None:
+        on_classified(desk, city_id, post_ids)
+
+    def case_event(event: str, city_id: int, case_id: int) -> None:
+        on_case_event(desk, event, city_id, case_id)
+
+    def send_job() -> Any:
+        return run_outbox(desk)
+
+    services.after_classify.append(after_classify)
+    services.case_events.append(case_event)
+    services.extra_jobs.append((SEND_JOB, send_job, services.settings.reply_send_interval_seconds))
+    log.debug(
+        "replies attached: senders %s, dry run %s", sorted(desk.senders), services.settings.dry_run
+    )
+    return desk

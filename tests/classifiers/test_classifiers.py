@@ -1,0 +1,307 @@
+"""Tests for the classifiers package: contract, determinism, artifacts, locations, training."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifiers import (
+    SENTIMENTS,
+    TOPICS,
+    URGENCIES,
+    Gazetteer,
+    LocationExtractor,
+    Prediction,
+    RegressionRefused,
+    load_classifier,
+    run_training,
+)
+from classifiers.evaluate import regressions
+from classifiers.language import LanguageDetectorOffline
+from classifiers.model import DEFAULT_ARTIFACT_DIR, CivicClassifier, load_heads, save_heads
+from classifiers.sources import Row, feedback_rows
+from classifiers.training import CLASSES, fit_head, prepare, train_main
+
+DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+TEXTS = [
+    "Huge pothole on Main St, my tire blew out",
+    "",
+    "   ",
+    "I smell gas in the hallway of my building, everyone is getting out",
+    "Live wire down on the sidewalk sparking near the school",
+    "Loud music next door every night until 3am",
+    "Hay un bache enorme en la calle frente a mi casa",
+    "Best concert ever!!! 😍😍",
+    "Thanks for nothing @CityHall, still waiting on my trash pickup 🙄",
+    "rats all over the alley behind the restaurant",
+    "no heat in our apartment for 3 days, landlord ignoring us",
+    "tents and needles under the overpass by the library",
+    "🔥🔥🔥",
+    "12345",
+    "cars speeding through the school zone every morning, need speed bumps",
+    "Street light out at the corner of Tremont and Boylston",
+]
+
+
+@pytest.fixture(scope="module")
+def clf() -> CivicClassifier:
+    return load_classifier()
+
+
+def _check_prediction(p: Prediction) -> None:
+    assert isinstance(p, Prediction)
+    assert p.topic in TOPICS
+    assert p.urgency in URGENCIES
+    assert p.sentiment in SENTIMENTS
+    assert isinstance(p.language, str) and p.language
+    assert p.relevant == (p.topic != "none")
+    for score in (p.relevance_score, p.topic_score, p.urgency_score, p.sentiment_score, p.language_score):
+        assert 0.0 <= score <= 1.0
+    for task in ("relevance", "topic", "urgency", "sentiment", "language"):
+        assert task in p.evidence
+    assert set(p.needs_review) <= {"relevance", "topic", "urgency", "sentiment", "language"}
+
+
+def test_every_label_present_for_every_text(clf: CivicClassifier) -> None:
+    preds = clf.predict(TEXTS)
+    assert len(preds) == len(TEXTS)
+    for p in preds:
+        _check_prediction(p)
+    assert preds[1].language == "und" and preds[1].topic == "none"
+    out = preds[0].to_output("x1")
+    assert {"relevant", "topic", "urgency", "sentiment", "language", "locations"} <= set(out)
+    json.dumps(out)
+
+
+def test_identity(clf: CivicClassifier) -> None:
+    assert clf.name == "civic-classifier"
+    assert clf.version
+    assert len(clf.artifact_hash) == 64
+
+
+def test_batch_equals_single(clf: CivicClassifier) -> None:
+    batch = clf.predict(TEXTS)
+    singles = [clf.predict([t])[0] for t in TEXTS]
+    assert batch == singles
+    shuffled = clf.predict(TEXTS[::-1])[::-1]
+    assert shuffled == batch
+
+
+def test_sensible_labels(clf: CivicClassifier) -> None:
+    preds = dict(zip(TEXTS, clf.predict(TEXTS), strict=True))
+    assert preds["Huge pothole on Main St, my tire blew out"].topic == "pothole"
+    assert preds["Loud music next door every night until 3am"].topic == "noise"
+    assert preds["rats all over the alley behind the restaurant"].topic == "pests"
+    assert preds["Hay un bache enorme en la calle frente a mi casa"].language == "es"
+    assert preds["I smell gas in the hallway of my building, everyone is getting out"].urgency == "emergency"
+    assert preds["Live wire down on the sidewalk sparking near the school"].urgency == "emergency"
+    assert "rule:gas_leak" in preds["I smell gas in the hallway of my building, everyone is getting out"].evidence[
+        "urgency"
+    ]
+    assert preds["Best concert ever!!! 😍😍"].sentiment == "positive"
+    assert not preds["Best concert ever!!! 😍😍"].relevant
+    loc = preds["Street light out at the corner of Tremont and Boylston"].locations
+    assert [(x.kind, x.text) for x in loc] == [("intersection", "Tremont & Boylston")]
+
+
+def test_review_threshold_marks_low_scores() -> None:
+    strict = load_classifier(review_threshold=1.01)
+    lax = load_classifier(review_threshold=0.0)
+    p_strict, p_lax = strict.predict(["pothole"])[0], lax.predict(["pothole"])[0]
+    assert set(p_strict.needs_review) == {"relevance", "topic", "urgency", "sentiment", "language"}
+    assert p_lax.needs_review == []
+
+
+def test_save_reload_equality(clf: CivicClassifier, tmp_path: Path) -> None:
+    heads, meta = load_heads(DEFAULT_ARTIFACT_DIR)
+    save_heads(heads, meta, tmp_path)
+    again = load_classifier(tmp_path)
+    assert again.predict(TEXTS) == clf.predict(TEXTS)
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as npz:
+        assert all(npz[k].dtype != object for k in npz.files)
+
+
+def test_artifact_budget() -> None:
+    size = sum(p.stat().st_size for p in DEFAULT_ARTIFACT_DIR.iterdir() if p.is_file())
+    assert size <= 25 * 1024 * 1024
+    t0 = time.perf_counter()
+    load_classifier()
+    assert time.perf_counter() - t0 < 2.0
+    metrics = json.loads((DEFAULT_ARTIFACT_DIR / "metrics.json").read_text())
+    for key in ("topic_macro_f1", "sentiment_macro_recall", "emergency_recall", "emergency_precision",
+                "high_or_emergency_recall", "high_or_emergency_precision"):
+        assert key in metrics["headline"]
+
+
+def test_throughput_sanity(clf: CivicClassifier) -> None:
+    posts = [t for t in TEXTS if t.strip()] * 70
+    clf.predict(posts)  # starts the worker process when there is one
+    t0 = time.perf_counter()
+    clf.predict(posts)
+    rate = len(posts) / (time.perf_counter() - t0)
+    assert rate > 1000, rate  # the real benchmark (make bench) targets >= 5,000/s
+
+
+# -- overfit a tiny set -------------------------------------------------------------------------
+def test_overfit_tiny_set() -> None:
+    rows = []
+    for i in range(6):
+        rows.append(Row(f"pothole in the road number {i}", "t", topic="pothole", relevant=True, urgency="normal",
+                        sentiment="negative"))
+        rows.append(Row(f"graffiti tag on the wall {i}", "t", topic="graffiti", relevant=True, urgency="normal",
+                        sentiment="neutral"))
+        rows.append(Row(f"fire in the house people trapped {i}", "t", topic="none", relevant=False,
+                        urgency="emergency", sentiment="negative"))
+        rows.append(Row(f"lovely sunny day at the beach {i}", "t", topic="none", relevant=False, urgency="low",
+                        sentiment="positive"))
+    prep = prepare(rows)
+    everything = np.ones(len(rows), dtype=bool)
+    heads = {h: fit_head(prep, h, everything, seed=0, C=100.0) for h in CLASSES}
+    meta = {"feature_version": 1, "n_features": prep.X.shape[1], "version": "test"}
+    clf = CivicClassifier(heads, meta)
+    preds = clf.predict([r.text for r in rows])
+    for r, p in zip(rows, preds, strict=True):
+        assert p.topic == r.topic
+        assert p.urgency == r.urgency
+        assert p.sentiment == r.sentiment
+
+
+# -- language ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("There is a huge pothole on my street and nobody fixed it", "en"),
+        ("Hay un bache enorme en la calle y nadie lo arregla", "es"),
+        ("Tem um buraco enorme na rua e ninguém conserta", "pt"),
+        ("Il y a un énorme nid-de-poule dans ma rue", "fr"),
+        ("Mwen gen yon gwo twou nan lari a, tanpri ede nou", "ht"),
+        ("我家门口的路灯坏了好几天了", "zh"),
+        ("Đèn đường trước nhà tôi bị hỏng", "vi"),
+        ("", "und"),
+    ],
+)
+def test_language(text: str, lang: str) -> None:
+    assert LanguageDetectorOffline().detect([text])[0][0] == lang
+
+
+# -- locations -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("pothole at the corner of Tremont and Boylston", [("intersection", "Tremont & Boylston")]),
+        ("light out at Mass Ave & Melnea Cass", [("intersection", "Mass Ave & Melnea Cass")]),
+        ("trash all over 123 Main St. since monday", [("address", "123 Main St")]),
+        ("hydrant leaking at 45 Tremont", [("address", "45 Tremont")]),
+        ("tree down on Centre St / Green St", [("intersection", "Centre St & Green St")]),
+        ("broken swing in Franklin Park", [("landmark", "Franklin Park")]),
+        ("rats everywhere in Dorchester", [("neighborhood", "Dorchester")]),
+        ("needles by the steps 42.3601, -71.0589", [("coordinates", "42.3601, -71.0589")]),
+        ("bache en la esquina de Calle 5 y Avenida Juárez", [("intersection", "Calle 5 & Avenida Juárez")]),
+        ("I love the jp vibes and the dot ave food", [("street", "dot ave")]),
+        ("no location here, just a pothole", []),
+    ],
+)
+def test_location_extraction(text: str, expected: list[tuple[str, str]]) -> None:
+    locs = LocationExtractor().extract_one(text)
+    assert [(x.kind, x.text) for x in locs] == expected
+    for x in locs:
+        assert text[x.start : x.end].startswith(x.text.split(" & ")[0].split()[0])
+
+
+def test_location_neighborhood_and_geocoder() -> None:
+    class FakeGeocoder:
+        def geocode(self, address: str, city: str) -> tuple[float, float] | None:
+            return (1.0, 2.0) if city == "Boston" else None
+
+    locs = LocationExtractor(geocoder=FakeGeocoder()).extract_one("Graffiti at 12 Main St in Jamaica Plain")
+    addr = [x for x in locs if x.kind == "address"][0]
+    assert addr.neighborhood == "Jamaica Plain"
+    assert (addr.lat, addr.lon) == (1.0, 2.0)
+    hood = [x for x in locs if x.kind == "neighborhood"][0]
+    assert hood.lat is not None and hood.lon is not None
+
+
+def test_gazetteer_is_per_city() -> None:
+    city = Gazetteer.from_dict(
+        {
+            "city": "Springfield",
+            "neighborhoods": [{"name": "Old Town", "lat": 1.0, "lon": 2.0, "aliases": ["oldtown"]}],
+            "streets": [{"name": "Evergreen Terrace", "aliases": ["evergreen"]}],
+            "landmarks": [{"name": "Power Plant", "lat": 3.0, "lon": 4.0, "neighborhood": "Old Town",
+                           "aliases": []}],
+        }
+    )
+    ex = LocationExtractor(city)
+    assert [(x.kind, x.text) for x in ex.extract_one("smoke near the Power Plant in Oldtown")] == [
+        ("landmark", "Power Plant"),
+        ("neighborhood", "Oldtown"),
+    ]
+    assert [(x.kind, x.text) for x in ex.extract_one("evergreen and Main St")] == [
+        ("intersection", "evergreen & Main St")
+    ]
+    assert ex.extract_one("rats in Dorchester") == []  # Boston is not baked into the extractor
+    assert Gazetteer.load_default().city == "Boston"
+
+
+# -- training ------------------------------------------------------------------------------------
+def test_feedback_rows() -> None:
+    rows = feedback_rows([
+        {"text": "a", "task": "topic", "label": "noise"},
+        {"text": "b", "task": "urgency", "label": "emergency"},
+        {"text": "c", "task": "relevance", "label": False},
+        {"text": "d", "task": "topic", "label": "not-a-topic"},
+    ])
+    assert [(r.topic, r.urgency, r.relevant) for r in rows] == [
+        ("noise", None, True), (None, "emergency", None), ("none", None, False)
+    ]
+    assert all(r.weight > 1 for r in rows)
+
+
+def test_regressions_guard() -> None:
+    old = {"evaluation_protocol": "p", "headline": {"topic_macro_f1": 0.8, "sentiment_macro_recall": 0.7}}
+    new = {"evaluation_protocol": "p", "headline": {"topic_macro_f1": 0.7, "sentiment_macro_recall": 0.71}}
+    assert regressions(old, new) == ["headline.topic_macro_f1: 0.8000 -> 0.7000"]
+    assert regressions(old, {**new, "evaluation_protocol": "other"}) == []
+
+
+@pytest.mark.skipif(not (DATA_DIR / "topic_map.csv").exists(), reason="shared data not available")
+def test_training_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "art"
+    out.mkdir()
+    # an existing model with better metrics: the new one must be refused
+    (out / "metrics.json").write_text(json.dumps({
+        "evaluation_protocol": "loso-v2-limit120",
+        "headline": {"topic_macro_f1": 0.99, "sentiment_macro_recall": 0.99},
+    }))
+    with pytest.raises(RegressionRefused) as err:
+        run_training(DATA_DIR, out, limit=120, seed=1)
+    metrics = err.value.metrics
+    assert set(metrics["leave_one_source_out"]) == {"topic", "sentiment", "urgency"}
+    assert "sanrafael" in metrics["leave_one_source_out"]["topic"]
+    assert not (out / "model.npz").exists()
+
+    marker = "zorblax flibber wibble"
+    feedback = [{"text": marker, "task": "topic", "label": "graffiti"}] * 3
+    metrics = run_training(DATA_DIR, out, limit=120, seed=1, force=True, feedback=feedback, evaluate=False)
+    assert metrics["data"]["feedback_rows"] == 3
+    assert (out / "model.npz").exists() and (out / "meta.json").exists()
+    assert metrics["artifact_bytes"] < 25 * 1024 * 1024
+    clf = load_classifier(out)
+    assert clf.artifact_hash == metrics["artifact_hash"]
+    p = clf.predict([marker, "", "pothole on my street"])
+    assert p[0].topic == "graffiti"
+    for x in p:
+        _check_prediction(x)
+
+
+def test_train_main_cli(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        train_main(["--help"])
+    code = train_main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--limit", "5"])
+    assert code == 1
+    assert not (tmp_path / "o").exists()

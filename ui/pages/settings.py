@@ -1,0 +1,187 @@
+"""City settings in the console: keywords and accounts to listen to, the response target,
+alert thresholds; the triage rules and templates in force; the person's own password.
+Admins change them (each change is an audit event); other roles see them read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+import streamlit as st
+
+from models.auth import PermissionDenied, reset_password
+from models.tables import AuditEvent
+from ui.context import Context, get_context
+from ui.logic.settings import EDITABLE, change, parse_list
+
+PLATFORMS = ("x", "mastodon", "bluesky", "reddit")
+
+
+def _save(ctx: Context, values: dict[str, Any]) -> None:
+    assert ctx.city is not None
+    changed, errors = [], []
+    for key, value in values.items():
+        try:
+            if change(
+                ctx.services.engine,
+                ctx.actor,
+                city_id=ctx.city_id,
+                base=ctx.city.settings,
+                key=key,
+                value=value,
+            ):
+                changed.append(key)
+        except PermissionDenied as exc:
+            st.error(f"Not allowed: {exc}")
+            return
+        except ValueError as exc:
+            errors.append(str(exc))
+    for e in errors:
+        st.error(e)
+    if changed:
+        st.session_state["settings_msg"] = f"Saved: {', '.join(changed)}."
+        st.rerun()
+    elif not errors:
+        st.info("Nothing changed.")
+
+
+def _recent_changes(ctx: Context) -> list[dict[str, Any]]:
+    t = AuditEvent.__table__  # type: ignore[attr-defined]
+    with ctx.services.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.c.at, t.c.actor, t.c.object_id, t.c.details)
+            .where(t.c.city_id == ctx.city_id, t.c.action == "settings.change")
+            .order_by(t.c.id.desc())
+            .limit(20)
+        ).all()
+    return [
+        {
+            "at": r.at,
+            "by": r.actor,
+            "setting": r.object_id,
+            "old": str((r.details or {}).get("old")),
+            "new": str((r.details or {}).get("new")),
+        }
+        for r in rows
+    ]
+
+
+def render() -> None:
+    ctx = get_context()
+    assert ctx.settings is not None and ctx.city is not None
+    cs = ctx.settings
+    st.title(f"Settings · {ctx.city_name}")
+    if msg := st.session_state.pop("settings_msg", None):
+        st.success(msg)
+    can = ctx.can("settings.manage")
+    if not can:
+        st.caption("Only a city admin can change these; you see them read-only.")
+
+    with st.form("listening"):
+        st.subheader("Listening")
+        st.caption(EDITABLE["keywords"])
+        keywords = st.text_area(
+            "Keywords (one per line)", "\n".join(cs.keywords), key="set_keywords", disabled=not can
+        )
+        st.caption(EDITABLE["accounts"])
+        accounts = {
+            p: st.text_input(
+                f"Accounts on {p} (comma-separated)",
+                ", ".join(cs.accounts.get(p, [])),
+                key=f"set_accounts_{p}",
+                disabled=not can,
+            )
+            for p in PLATFORMS
+        }
+        if st.form_submit_button("Save listening", disabled=not can):
+            _save(
+                ctx,
+                {
+                    "keywords": parse_list(keywords),
+                    "accounts": {p: parse_list(v) for p, v in accounts.items()},
+                },
+            )
+
+    with st.form("targets"):
+        st.subheader("Response target and alerts")
+        target = st.number_input(
+            "Response target (minutes)",
+            min_value=1,
+            value=cs.response_target_minutes,
+            key="set_target",
+            disabled=not can,
+        )
+        factor = st.number_input(
+            "Spike alert: times the usual level",
+            min_value=1.1,
+            value=float(cs.spike_factor),
+            step=0.5,
+            key="set_spike_factor",
+            disabled=not can,
+        )
+        min_posts = st.number_input(
+            "Spike alert: at least this many posts in the hour",
+            min_value=1,
+            value=cs.spike_min_posts,
+            key="set_spike_min",
+            disabled=not can,
+        )
+        if st.form_submit_button("Save targets", disabled=not can):
+            _save(
+                ctx,
+                {
+                    "response_target_minutes": int(target),
+                    "spike_factor": float(factor),
+                    "spike_min_posts": int(min_posts),
+                },
+            )
+
+    st.subheader("Triage rules in force")
+    s = ctx.services.settings
+    st.dataframe(
+        [
+            {"rule": k, "value": str(getattr(s, k, None))}
+            for k in (
+                "cases_auto_file",
+                "cases_auto_topics",
+                "cases_auto_urgencies",
+                "cases_min_confidence",
+                "cases_require_location",
+                "review_threshold",
+            )
+            if hasattr(s, k)
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    pages = st.session_state.get("_pages", {})
+    if "templates" in pages:
+        st.page_link(pages["templates"], label="Reply templates →")
+
+    st.subheader("Recent changes")
+    changes = _recent_changes(ctx)
+    if changes:
+        st.dataframe(changes, hide_index=True, width="stretch")
+    else:
+        st.caption("No setting has been changed in the console.")
+
+    if ctx.actor.user_id is not None:
+        with st.form("my_password"):
+            st.subheader("My password")
+            pw1 = st.text_input("New password", type="password", key="my_pw1")
+            pw2 = st.text_input("Again", type="password", key="my_pw2")
+            if st.form_submit_button("Change my password"):
+                if pw1 != pw2:
+                    st.error("The passwords differ.")
+                else:
+                    try:
+                        reset_password(
+                            ctx.services.engine,
+                            ctx.actor,
+                            city_id=ctx.city_id,
+                            user_id=ctx.actor.user_id,
+                            password=pw1,
+                        )
+                        st.success("Password changed; sign in again with it.")
+                    except (ValueError, PermissionDenied, LookupError) as exc:
+                        st.error(str(exc))
