@@ -7,15 +7,23 @@ function returns a dict of figures.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import json
+import os
 import random
 import resource
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +31,12 @@ from civic_listener.settings import DEMO_CORPUS
 
 BENCHMARKS: dict[str, str] = {
     "replay": "civic_listener.bench:bench_replay",
+    "replay_core": "civic_listener.bench:bench_replay_core",
+    "workers": "civic_listener.bench:bench_workers",
     "classify": "civic_listener.bench:bench_classify",
     "prefilter": "listener.bench:bench_prefilter",
     "console": "models.bench:bench_console",
+    "cities": "models.bench:bench_cities",
 }
 
 
@@ -70,21 +81,31 @@ def synthetic_posts(n: int, seed: int = 7) -> list[dict[str, Any]]:
     return out
 
 
-def bench_replay(posts: int = 50_000) -> dict[str, Any]:
-    """JSON Lines -> stored and classified rows, SQLite, one process."""
+def write_replay(path: Path, posts: int) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in synthetic_posts(posts):
+            fh.write(json.dumps(row) + "\n")
+    return path
+
+
+def bench_replay_core(posts: int = 50_000) -> dict[str, Any]:
+    """:func:`bench_replay` without the acting hooks (cases, replies): store and classify."""
+    return bench_replay(posts, with_responders=False)
+
+
+def bench_replay(posts: int = 50_000, *, with_responders: bool = True) -> dict[str, Any]:
+    """JSON Lines -> stored and classified rows, SQLite, one process (the real service:
+    triage and reply drafting run after each labelled batch)."""
     from civic_listener.service import run_once
     from civic_listener.settings import load_settings
     from civic_listener.wiring import build_services
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "replay.jsonl"
-        with path.open("w", encoding="utf-8") as fh:
-            for row in synthetic_posts(posts):
-                fh.write(json.dumps(row) + "\n")
+        path = write_replay(Path(tmp) / "replay.jsonl", posts)
         settings = load_settings(
             database_url=f"sqlite:///{tmp}/bench.db", replay_file=path, batch_size=2000
         )
-        services = build_services(settings)
+        services = build_services(settings, with_responders=with_responders)
         services.classifier  # load before timing  # noqa: B018
         started = time.perf_counter()
         report = run_once(services)
@@ -93,6 +114,7 @@ def bench_replay(posts: int = 50_000) -> dict[str, Any]:
     stored = report.stats.stored
     return {
         "posts": posts,
+        "responders": with_responders,
         "stored": stored,
         "classified": report.stats.classified,
         "seconds": round(elapsed, 2),
@@ -120,10 +142,244 @@ def bench_classify(posts: int = 50_000) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- several workers
+
+WORKERS_MAX_POSTS = 20_000  # per run; the workers bench makes four runs
+_POLL = 0.2
+
+
+@dataclass
+class _Postgres:
+    """A PostgreSQL server to bench on: the one named in the environment, or a throwaway
+    cluster in a temporary folder (as ``scripts/run-tests.sh`` starts for the tests)."""
+
+    base_url: str
+    stop: Callable[[], None] = lambda: None
+
+    @classmethod
+    def start(cls) -> _Postgres | str:
+        """The server, or why there is none."""
+        for var in ("CIVIC_BENCH_POSTGRES_URL", "CIVIC_TEST_POSTGRES_URL"):
+            if os.environ.get(var):
+                return cls(os.environ[var])
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=_version_key)
+        found = shutil.which("initdb")
+        initdb = bins[-1] if bins else (Path(found) if found else None)
+        if initdb is None:
+            return "no PostgreSQL server binaries (install Debian's postgresql, or set CIVIC_BENCH_POSTGRES_URL)"
+        pg_ctl = initdb.with_name("pg_ctl")
+        data = Path(tempfile.mkdtemp(prefix="civic-bench-pg."))  # not under a private folder
+        as_pg: list[str] = []
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            shutil.chown(data, "postgres")
+            as_pg = ["runuser", "-u", "postgres", "--"]
+        port = _free_port()
+        run = functools.partial(subprocess.run, check=True, capture_output=True, text=True)
+        try:
+            run(
+                [
+                    *as_pg,
+                    str(initdb),
+                    "-D",
+                    str(data / "data"),
+                    "-U",
+                    "civic",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                ]
+            )
+            opts = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
+            run(
+                [
+                    *as_pg,
+                    str(pg_ctl),
+                    "-D",
+                    str(data / "data"),
+                    "-l",
+                    str(data / "log"),
+                    "-w",
+                    "-o",
+                    opts,
+                    "start",
+                ]
+            )
+        except (OSError, subprocess.CalledProcessError) as exc:
+            shutil.rmtree(data, ignore_errors=True)
+            return f"could not start a PostgreSQL server: {getattr(exc, 'stderr', '') or exc}"
+
+        def stop() -> None:
+            subprocess.run(
+                [*as_pg, str(pg_ctl), "-D", str(data / "data"), "-m", "immediate", "stop"],
+                capture_output=True,
+                check=False,
+            )
+            shutil.rmtree(data, ignore_errors=True)
+
+        return cls(f"postgresql+psycopg://civic@127.0.0.1:{port}/postgres", stop)
+
+    def fresh_database(self) -> str:
+        import sqlalchemy as sa
+
+        name = f"civic_bench_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(self.base_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        return sa.engine.make_url(self.base_url).set(database=name).render_as_string(False)
+
+
+def _version_key(path: Path) -> tuple[int, ...]:
+    return tuple(int(p) for p in path.parent.parent.name.split(".") if p.isdigit())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _labelled(url: str) -> tuple[int, int]:
+    """(posts stored, posts labelled) so far; (0, 0) before the schema exists."""
+    import sqlalchemy as sa
+
+    from models.db import make_engine
+    from models.store import POST
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            stored, done = conn.execute(
+                sa.select(sa.func.count(), sa.func.count(POST.c.classified_at))
+            ).one()
+            return int(stored), int(done)
+    except sa.exc.SQLAlchemyError:
+        return 0, 0
+    finally:
+        engine.dispose()
+
+
+def run_workers(url: str, replay: Path, posts: int, workers: int, tmp: Path) -> dict[str, Any]:
+    """``workers`` ``civic-listener run`` processes on one database until every post of the
+    replay is stored and labelled; then SIGTERM. Seconds from their start."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
+    env.update(
+        CIVIC_DATABASE_URL=url,
+        CIVIC_REPLAY_FILE=str(replay),
+        CIVIC_BATCH_SIZE="1000",
+        CIVIC_HEALTH_PORT="0",
+        CIVIC_LOG_LEVEL="WARNING",
+        CIVIC_CLASSIFIER_JOBS="1",  # one process per worker: the workers are the parallelism
+    )
+    logs = [(tmp / f"worker{i}.log").open("w") for i in range(workers)]
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "civic_listener.cli", "run"],
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        for log in logs
+    ]
+    try:
+        stored = done = 0
+        while done < posts:
+            if any(p.poll() is not None for p in procs):
+                for log in logs:
+                    log.flush()
+                tails = [(tmp / f"worker{i}.log").read_text()[-2000:] for i in range(workers)]
+                raise RuntimeError(f"a worker exited early: {tails}")
+            time.sleep(_POLL)
+            stored, done = _labelled(url)
+        elapsed = time.perf_counter() - started
+        cpu = [_cpu_seconds(p.pid) for p in procs]
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for log in logs:
+            log.close()
+    return {
+        "workers": workers,
+        "stored": stored,
+        "classified": done,
+        "seconds": round(elapsed, 2),
+        "posts_per_s": round(done / elapsed),
+        # CPU time of each worker: how the work was shared, whatever else ran on the machine
+        "cpu_seconds": cpu,
+    }
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a running process (Linux ``/proc``), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return round((int(fields[11]) + int(fields[12])) / ticks, 1)
+
+
+def bench_workers(posts: int = WORKERS_MAX_POSTS) -> dict[str, Any]:
+    """End-to-end throughput (JSON Lines -> stored and labelled rows, acting hooks on) with
+    one and with two ``civic-listener run`` processes, on SQLite and on PostgreSQL.
+
+    One worker holds the replay's lease and ingests; every worker labels (``FOR UPDATE SKIP
+    LOCKED`` on PostgreSQL; SQLite has one writer, so there the second worker mostly waits).
+    Each worker runs its classifier in one process (``CIVIC_CLASSIFIER_JOBS=1``).
+    """
+    out: dict[str, Any] = {
+        "posts": posts,
+        "cores": os.cpu_count(),
+        "load_average_at_start": round(os.getloadavg()[0], 2),  # other work on the machine
+    }
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        replay = write_replay(tmp / "replay.jsonl", posts)
+        engines: dict[str, Callable[[int], str] | str] = {
+            "sqlite": lambda n: f"sqlite:///{tmp}/workers{n}.db"
+        }
+        server = _Postgres.start()
+        engines["postgresql"] = (
+            server
+            if isinstance(server, str)
+            else (
+                lambda _n: server.fresh_database()  # type: ignore[union-attr]
+            )
+        )
+        try:
+            for name, make_url in engines.items():
+                if isinstance(make_url, str):
+                    out[name] = {"skipped": make_url}
+                    continue
+                runs = {n: run_workers(make_url(n), replay, posts, n, tmp) for n in (1, 2)}
+                out[name] = {
+                    "one_worker": runs[1],
+                    "two_workers": runs[2],
+                    "speedup": round(runs[1]["seconds"] / runs[2]["seconds"], 2),
+                }
+        finally:
+            if not isinstance(server, str):
+                server.stop()
+    return out
+
+
 def run_one(name: str, posts: int) -> dict[str, Any]:
     module, func = BENCHMARKS[name].split(":")
     fn = getattr(importlib.import_module(module), func)
-    figures = dict(fn(posts) if name in ("replay", "classify") else fn())
+    if name in ("replay", "replay_core", "classify"):
+        figures = dict(fn(posts))
+    elif name == "workers":
+        figures = dict(fn(min(posts, WORKERS_MAX_POSTS)))
+    else:
+        figures = dict(fn())
     figures["peak_memory_mb"] = _peak_rss_mb()
     return figures
 

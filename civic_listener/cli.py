@@ -66,6 +66,40 @@ def console_command(settings: Settings, config: Path | None) -> list[str]:
     return cmd
 
 
+def _city_scope(services: Any, slug: str | None) -> Any:
+    """The command's scope in the city ``--city`` names (None without ``--city``).
+
+    The command line acts as the machine's owner (``models.auth.SYSTEM``), still through a
+    :class:`models.scope.Scope`, so ``--city`` limits what a command reads and changes."""
+    from models.scope import system_scope
+
+    if slug is None:
+        return None
+    try:
+        city = services.cities.get(slug)
+    except LookupError as exc:
+        raise SettingsError(str(exc)) from None
+    return system_scope(city.id)
+
+
+class _ForCity:
+    """A source whose every post is one city's (``ingest --city``): routing is skipped."""
+
+    def __init__(self, source: Any, slug: str) -> None:
+        self._source, self._slug = source, slug
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+    def iter_items(self, cursor: Any, stop: Any) -> Any:
+        from listener.base import PostIn
+
+        for item in self._source.iter_items(cursor, stop):
+            if isinstance(item, PostIn):
+                item.city = self._slug
+            yield item
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -110,10 +144,16 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from civic_listener.wiring import default_classifier_factory
+    from civic_listener.wiring import CityClassifier, default_classifier_factory
 
     settings = _settings(args)
-    classifier = default_classifier_factory(settings)()
+    classifier: Any = default_classifier_factory(settings)()
+    if args.city and args.city != settings.default_city:
+        if args.city not in settings.cities:
+            raise SettingsError(
+                f"unknown city {args.city!r}; configured: {', '.join(settings.cities)}"
+            )
+        classifier = CityClassifier.for_city(classifier, settings.cities[args.city])
     size = args.batch_size or settings.batch_size
     src = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
     dst = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
@@ -161,9 +201,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     _setup_logging(settings)
     services = build_services(settings)
     try:
-        services.sources = [
-            ReplaySource(f"ingest:{Path(args.file).name}", Path(args.file), fmt=args.format)
-        ]
+        source: Any = ReplaySource(
+            f"ingest:{Path(args.file).name}", Path(args.file), fmt=args.format
+        )
+        scope = _city_scope(services, args.city)
+        if scope is not None:
+            source = _ForCity(source, services.cities.by_id[scope.city_id].slug)
+        services.sources = [source]
         report = run_once(services)
         print(json.dumps(report.stats.as_dict()))
         return 0
@@ -182,7 +226,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         from models.store import feedback_examples
 
         services = build_services(_settings(args), with_sources=False)
-        examples = feedback_examples(services.engine)
+        scope = _city_scope(services, args.city)
+        examples = feedback_examples(
+            services.engine, city_id=scope.city_id if scope is not None else None
+        )
         services.close()
         if examples:
             with tempfile.NamedTemporaryFile(
@@ -206,12 +253,17 @@ def cmd_cases(args: argparse.Namespace) -> int:
     _setup_logging(settings)
     services = build_services(settings, with_sources=False)
     try:
+        scope = _city_scope(services, args.city)
+        only = [scope.city_id] if scope is not None else None
         cases = cases_of(services)
         if args.action == "check":
             result = check_cities(cases)
+            if scope is not None:
+                result = {k: v for k, v in result.items() if k == args.city}
             print(json.dumps(result, indent=2))
             return 1 if any("error" in c for c in result.values()) else 0
-        outbox, sync = cases.run_outbox(), cases.run_sync(force=args.force)
+        outbox = cases.run_outbox(city_ids=only)
+        sync = cases.run_sync(force=args.force, city_ids=only)
         print(json.dumps({"outbox": vars(outbox), "sync": vars(sync)}))
         return 1 if outbox.errors or sync.errors else 0
     finally:
@@ -233,9 +285,12 @@ def cmd_replies(args: argparse.Namespace) -> int:
     _setup_logging(settings)
     services = build_services(settings, with_sources=False)
     try:
+        scope = _city_scope(services, args.city)
         desk = desk_for(services)
         if args.action == "send":
-            report = run_outbox(desk)
+            report = run_outbox(
+                desk, only=None if scope is None else _city_reply_ids(services, scope.city_id)
+            )
             print(json.dumps(report.as_dict()))
             return 1 if report.failed else 0
         platforms = ("x", "mastodon", "bluesky", "reddit")
@@ -244,6 +299,8 @@ def cmd_replies(args: argparse.Namespace) -> int:
             "cities": {},
         }
         for city in services.cities:
+            if scope is not None and city.id != scope.city_id:
+                continue
             rt = response_times(
                 services.engine,
                 city_id=city.id,
@@ -254,6 +311,83 @@ def cmd_replies(args: argparse.Namespace) -> int:
                 "response_times": dataclasses.asdict(rt),
             }
         print(json.dumps(status, indent=2, default=str))
+        return 0
+    finally:
+        services.close()
+
+
+def _city_reply_ids(services: Any, city_id: int) -> list[int]:
+    """The city's replies the outbox may send now (``replies send --city``)."""
+    import sqlalchemy as sa
+
+    from models.tables import Reply
+
+    t = Reply.__table__  # type: ignore[attr-defined]
+    with services.engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(t.c.id).where(
+                    t.c.city_id == city_id, t.c.state.in_(("approved", "sending"))
+                )
+            ).scalars()
+        )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``export posts|audit --city SLUG``: one city's posts or audit events as CSV, with
+    phone numbers and e-mail addresses masked, exactly as the console exports them."""
+    from zoneinfo import ZoneInfo
+
+    from civic_listener.wiring import build_services
+    from models.queries import InboxFilter, inbox_page, page_key
+    from responders.replies.queries import audit_csv, audit_events
+    from ui.logic.export import to_csv
+    from ui.logic.inbox import table_rows
+
+    settings = _settings(args)
+    services = build_services(settings, with_sources=False)
+    try:
+        scope = _city_scope(services, args.city)
+        scope.require("export")
+        city = services.cities.by_id[scope.city_id]
+        since = None
+        if args.since:
+            from datetime import date, datetime, time
+
+            zone = ZoneInfo(city.settings.timezone)
+            since = datetime.combine(date.fromisoformat(args.since), time.min, zone)
+        if args.what == "audit":
+            text = audit_csv(
+                audit_events(services.engine, city_id=scope.city_id, since=since, limit=None)
+            )
+        else:
+            rows: list[dict[str, Any]] = []
+            after = None
+            while True:
+                page = inbox_page(
+                    services.engine,
+                    city_id=scope.city_id,
+                    filters=InboxFilter(since=since),
+                    order="oldest",
+                    limit=500,
+                    after=after,
+                )
+                rows += page
+                if len(page) < 500:
+                    break
+                after = page_key(page[-1], "oldest")
+            text = to_csv(
+                table_rows(
+                    rows,
+                    now=services.clock(),
+                    target_minutes=city.settings.response_target_minutes,
+                    tz=city.settings.timezone,
+                )
+            )
+        if args.output == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.output).write_text(text, encoding="utf-8")
         return 0
     finally:
         services.close()
@@ -320,7 +454,14 @@ def cmd_user(args: argparse.Namespace) -> int:
             set_password(engine, username=args.username, password=_new_password())
             print(f"password changed for {args.username}; their console sessions ended")
             return 0
-        slugs = [args.city] if args.city else list(settings.cities)
+        if args.user_command == "role":
+            return _user_role(engine, settings, args)
+        if args.role is None and not args.state_admin:
+            print(
+                "civic-listener user: give --role (and --city), or --state-admin", file=sys.stderr
+            )
+            return 2
+        slugs = (args.city or list(settings.cities)) if args.role else []
         unknown = [s for s in slugs if s not in settings.cities]
         if unknown:
             print(f"civic-listener user: unknown city {unknown[0]!r}", file=sys.stderr)
@@ -332,7 +473,7 @@ def cmd_user(args: argparse.Namespace) -> int:
             for s in slugs
         }
         try:
-            create_user(
+            user_id = create_user(
                 engine,
                 username=args.username,
                 password=_new_password(),
@@ -342,10 +483,51 @@ def cmd_user(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"civic-listener user: {exc}", file=sys.stderr)
             return 1
-        print(f"added {args.username} as {args.role} of {', '.join(slugs)}")
+        if args.state_admin:
+            _make_state_admin(engine, user_id)
+        what = [f"{args.role} of {', '.join(slugs)}"] if slugs else []
+        what += ["state admin (every city, the roll-up)"] if args.state_admin else []
+        print(f"added {args.username} as {' and '.join(what)}")
         return 0
     finally:
         engine.dispose()
+
+
+def _make_state_admin(engine: Any, user_id: int) -> None:
+    from sqlmodel import Session
+
+    from models.tables import User
+
+    with Session(engine) as s:
+        user = s.get(User, user_id)
+        assert user is not None
+        user.state_admin = True
+        s.add(user)
+        s.commit()
+
+
+def _user_role(engine: Any, settings: Settings, args: argparse.Namespace) -> int:
+    """``user role NAME --city SLUG --role ROLE|none``: a person's role in one city."""
+    from sqlmodel import Session, select
+
+    from models.auth import SYSTEM, set_role
+    from models.store import ensure_city
+    from models.tables import User
+
+    if args.city not in settings.cities:
+        print(f"civic-listener user: unknown city {args.city!r}", file=sys.stderr)
+        return 2
+    cs = settings.cities[args.city]
+    city_id = ensure_city(engine, slug=args.city, name=cs.name, timezone=cs.timezone)
+    with Session(engine) as s:
+        user = s.exec(select(User).where(User.username == args.username)).first()
+    if user is None or user.id is None:
+        print(f"civic-listener user: no user {args.username!r}", file=sys.stderr)
+        return 1
+    role = None if args.role == "none" else args.role
+    set_role(engine, SYSTEM, city_id=city_id, user_id=user.id, role=role)
+    print(f"{args.username} is now {role or 'without a role'} in {args.city}")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -392,17 +574,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help='JSON Lines of {"id", "text"}, or - for stdin')
     p.add_argument("--output", required=True, help="JSON Lines of labels, or - for stdout")
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument(
+        "--city", help="find places with this city's gazetteer (default: the default city)"
+    )
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("ingest", help="store (and label) posts from a file")
     p.add_argument("file")
     p.add_argument("--format", default="post", help="payload format of each line (default: post)")
+    p.add_argument("--city", help="every post is this city's (default: routed as they come)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("train", help="train the classifiers (prepare, train, evaluate, export)")
     p.add_argument(
         "--with-feedback", action="store_true", help="add the console's label corrections"
     )
+    p.add_argument("--city", help="with --with-feedback: only this city's corrections")
     p.add_argument(
         "train_args", nargs=argparse.REMAINDER, help="passed to the trainer (see train --help)"
     )
@@ -411,11 +598,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cases", help="Open311 service requests: check the setup, or run a pass")
     p.add_argument("action", choices=["check", "run"])
     p.add_argument("--force", action="store_true", help="run: sync every open case now")
+    p.add_argument("--city", help="only this city (default: every city)")
     p.set_defaults(func=cmd_cases)
 
     p = sub.add_parser("replies", help="replies: one outbox pass now, or the sending status")
     p.add_argument("action", choices=["send", "status"])
+    p.add_argument("--city", help="only this city (default: every city)")
     p.set_defaults(func=cmd_replies)
+
+    p = sub.add_parser("export", help="one city's posts or audit events as CSV (masked)")
+    p.add_argument("what", choices=["posts", "audit"])
+    p.add_argument("--city", required=True, help="the city's slug")
+    p.add_argument("--since", help="from this day (YYYY-MM-DD, the city's time zone)")
+    p.add_argument("--output", default="-", help="a file, or - for stdout (default)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("migrate", help="upgrade the database schema to the newest revision")
     p.set_defaults(func=cmd_migrate)
@@ -427,14 +623,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     city_cli.add_parser(sub)
 
-    p = sub.add_parser("user", help="console accounts: add, passwd, list")
+    p = sub.add_parser("user", help="console accounts: add, role, passwd, list")
     user_sub = p.add_subparsers(dest="user_command", required=True)
     u = user_sub.add_parser(
         "add", help="add an account (password from a prompt or CIVIC_NEW_USER_PASSWORD)"
     )
     u.add_argument("username")
-    u.add_argument("--role", required=True, choices=("admin", "strategist", "staff", "viewer"))
-    u.add_argument("--city", help="the city's slug (default: every configured city)")
+    u.add_argument("--role", choices=("admin", "strategist", "staff", "viewer"))
+    u.add_argument(
+        "--city",
+        action="append",
+        help="the city's slug, repeatable (default: every configured city)",
+    )
+    u.add_argument(
+        "--state-admin", action="store_true", help="sees every city and the state roll-up"
+    )
+    u = user_sub.add_parser(
+        "role", help="give a person a role in one more city, change or remove it"
+    )
+    u.add_argument("username")
+    u.add_argument("--city", required=True, help="the city's slug")
+    u.add_argument(
+        "--role", required=True, choices=("admin", "strategist", "staff", "viewer", "none")
+    )
     u = user_sub.add_parser("passwd", help="set an account's password and end its sessions")
     u.add_argument("username")
     user_sub.add_parser("list", help="accounts and their role in each city")

@@ -21,8 +21,10 @@ from sqlalchemy.engine import Engine
 
 from civic_listener import __version__
 from civic_listener.cities import CityDirectory, CityInfo
+from civic_listener.routing import STATE_QUEUE
 from classifiers.api import Classifier
 from listener.base import Deletion, Item, PostIn, Quarantined
+from models import rollup
 from models.store import (
     POST,
     bump_reposts,
@@ -74,9 +76,12 @@ class Pipeline:
         router: Router | None = None,
         clock: Callable[[], datetime] = utcnow,
         after_classify: Callable[[int, Sequence[int]], None] | None = None,
+        classifier_for: Callable[[CityInfo], Classifier] | None = None,
     ) -> None:
         self.engine = engine
         self.classifier = classifier
+        # the classifier as each city sees it (its own gazetteer); default: the one above
+        self.classifier_for = classifier_for or (lambda _city: classifier)
         self.cities = cities
         self.repost_policy = repost_policy
         self.batch_size = batch_size
@@ -106,6 +111,10 @@ class Pipeline:
         own_reply_ids: dict[tuple[int, str], set[str]] = {}
         seen: set[tuple[int, str, str]] = set()
         cursor_city = city_id if city_id is not None else self.cities.default.id
+        # A payload that could not be read cannot be routed: from a shared source it waits in
+        # the state-level queue (state admins), not in the default city's quarantine.
+        state = self.cities.by_slug.get(STATE_QUEUE)
+        quarantine_city = cursor_city if city_id is not None or state is None else state.id
         for item in items:
             stats.received += 1
             if item.cursor is not None:
@@ -155,7 +164,7 @@ class Pipeline:
             for q in quarantined:
                 quarantine(
                     conn,
-                    city_id=cursor_city,
+                    city_id=quarantine_city,
                     source_name=source_name,
                     raw=q.raw,
                     reason=q.reason,
@@ -193,25 +202,30 @@ class Pipeline:
     @staticmethod
     def _tombstone(conn: sa.Connection, d: Deletion, now: datetime) -> int:
         """The author deleted it: drop its content, keep a tombstone so it is not re-imported."""
-        res = conn.execute(
-            POST.update()
-            .where(
-                POST.c.platform == d.platform,
-                POST.c.external_id == d.external_id,
-                POST.c.deleted_at.is_(None),
-            )
-            .values(
-                text="",
-                author="",
-                raw=None,
-                url=None,
-                lat=None,
-                lon=None,
-                location_text=None,
-                deleted_at=now,
-                status="deleted",
-            )
+        match = (
+            POST.c.platform == d.platform,
+            POST.c.external_id == d.external_id,
+            POST.c.deleted_at.is_(None),
         )
+        ids = conn.execute(sa.select(POST.c.id).where(*match)).scalars().all()
+        if not ids:
+            return 0
+        with rollup.kept_current(conn, ids):  # a deleted post leaves the dashboard's counts
+            res = conn.execute(
+                POST.update()
+                .where(*match)
+                .values(
+                    text="",
+                    author="",
+                    raw=None,
+                    url=None,
+                    lat=None,
+                    lon=None,
+                    location_text=None,
+                    deleted_at=now,
+                    status="deleted",
+                )
+            )
         return res.rowcount
 
     # ------------------------------------------------------------------ classify
@@ -220,6 +234,7 @@ class Pipeline:
         """Label every stored, unlabelled post in batches; returns how many were labelled."""
         done = 0
         for city in self.cities:
+            classifier = self.classifier_for(city)
             while limit is None or done < limit:
                 n = self.batch_size if limit is None else min(self.batch_size, limit - done)
                 with self.engine.begin() as conn:
@@ -228,15 +243,15 @@ class Pipeline:
                     if not batch:
                         break
                     ids = [pid for pid, _ in batch]
-                    predictions = self.classifier.predict([text for _, text in batch])
+                    predictions = classifier.predict([text for _, text in batch])
                     store_labels(
                         conn,
                         city_id=city.id,
                         post_ids=ids,
                         predictions=predictions,
-                        component=self.classifier.name,
-                        version=self.classifier.version,
-                        artifact_hash=self.classifier.artifact_hash,
+                        component=classifier.name,
+                        version=classifier.version,
+                        artifact_hash=classifier.artifact_hash,
                         now=self.clock(),
                     )
                 done += len(batch)

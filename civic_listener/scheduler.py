@@ -13,7 +13,6 @@ from typing import Any
 
 import schedule
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
 from models.tables import JobState
 from models.types import utcnow
@@ -67,20 +66,29 @@ class Scheduler:
         return 1.0 if idle is None else max(0.0, idle)
 
     def _record(self, name: str, *, started: bool = False, error: str | None = None) -> None:
+        """Upsert the job's row: workers running the same job at once never collide."""
         now = self.clock()
-        with Session(self.engine) as s:
-            state = s.exec(
-                select(JobState).where(JobState.city_id == self.city_id, JobState.name == name)
-            ).first() or JobState(city_id=self.city_id, name=name)
-            if started:
-                state.last_started_at = now
-                state.last_status = "running"
+        table = JobState.__table__  # type: ignore[attr-defined]
+        key = (table.c.city_id == self.city_id, table.c.name == name)
+        values: dict[str, Any]
+        if started:
+            values = {"last_started_at": now, "last_status": "running"}
+        else:
+            values = {
+                "last_finished_at": now,
+                "runs": table.c.runs + 1,
+                "last_status": "failed" if error else "ok",
+                "last_error": error,
+                "failures": table.c.failures + (1 if error else 0),
+            }
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
             else:
-                state.last_finished_at = now
-                state.runs += 1
-                state.last_status = "failed" if error else "ok"
-                state.last_error = error
-                if error:
-                    state.failures += 1
-            s.add(state)
-            s.commit()
+                from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+            conn.execute(
+                insert(table)
+                .values(city_id=self.city_id, name=name, runs=0, failures=0)
+                .on_conflict_do_nothing(index_elements=["city_id", "name"])
+            )
+            conn.execute(table.update().where(*key).values(**values))

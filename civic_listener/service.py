@@ -152,6 +152,8 @@ class _SourceThread(threading.Thread):
         self.health = SourceHealth()
         self.backoff = Backoff()
         self.monitor = monitor_for(services, source)
+        # set by the main loop once everything this thread queued is stored with its cursor
+        self.drained = threading.Event()
 
     def _state(self, state: str, error: str | None = None) -> None:
         self.health.state = state
@@ -164,8 +166,11 @@ class _SourceThread(threading.Thread):
         try:
             self._run(lease)
         finally:
-            lease.release()
             self.out.put((self.source.name, _DONE))
+            # keep the lease until what was read ahead is stored (and the cursor with it):
+            # a worker taking the source over earlier would read those items again
+            self.drained.wait(timeout=600)
+            lease.release()
 
     def _run(self, lease: SourceLease) -> None:
         while not self.stop.is_set():
@@ -215,6 +220,7 @@ def run_forever(
     scheduler = build_scheduler(services)
     inbox: queue.Queue = queue.Queue(maxsize=services.settings.batch_size * 10)
     threads = [_SourceThread(services, s, inbox, stop) for s in services.sources]
+    by_name = {t.source.name: t for t in threads}
     for t in threads:
         t.start()
         report.health[t.source.name] = t.health
@@ -230,26 +236,39 @@ def run_forever(
     last_flush = time.monotonic()
     size = services.settings.batch_size
 
-    def flush() -> None:
+    def flush(*, everything: bool = True) -> int:
+        """Store what the sources sent, then label. While a source keeps the inbox full,
+        label only half a batch per batch stored: the backlog is left for the other workers
+        (they claim it with SKIP LOCKED) and this one keeps reading; it catches up when the
+        source is quiet."""
         for name, items in pending.items():
             if items:
                 report.stats.add(pipeline.ingest(name, items))
         pending.clear()
-        report.stats.classified += pipeline.classify_pending()
+        done = pipeline.classify_pending(limit=None if everything else max(1, size // 2))
+        report.stats.classified += done
+        return done
 
+    busy = False  # the last round labelled something: look again soon
     while not stop.is_set():
         try:
-            name, item = inbox.get(timeout=flush_seconds)
+            name, item = inbox.get(timeout=0.05 if busy else flush_seconds)
             if item is not _DONE:
                 pending.setdefault(name, []).append(item)
+            else:  # the source stopped: store what it read, then let it give up its lease
+                flush()
+                by_name[name].drained.set()
         except queue.Empty:
             pass
         full = any(len(v) >= size for v in pending.values())
-        if full or time.monotonic() - last_flush >= flush_seconds:
-            flush()
+        quiet = inbox.empty()
+        if full or (busy and quiet) or time.monotonic() - last_flush >= flush_seconds:
+            busy = flush(everything=quiet) > 0
             last_flush = time.monotonic()
             scheduler.run_pending()
     flush()
+    for t in threads:
+        t.drained.set()
     for t in threads:
         t.join(timeout=5)
     if health_server is not None:

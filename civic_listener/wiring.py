@@ -5,6 +5,7 @@ nothing is created at import time.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -15,11 +16,11 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import Engine
 
-from civic_listener.cities import CityDirectory
+from civic_listener.cities import CityDirectory, CityInfo
 from civic_listener.pipeline import Pipeline
-from civic_listener.routing import Router
-from civic_listener.settings import Settings, SettingsError
-from classifiers.api import Classifier
+from civic_listener.routing import STATE_QUEUE, Router
+from civic_listener.settings import CitySettings, Settings, SettingsError
+from classifiers.api import Classifier, Prediction
 from listener.base import Source
 from listener.registry import create_source
 from models.db import make_engine, upgrade
@@ -45,12 +46,26 @@ class Services:
     after_classify: list[Callable[[int, Sequence[int]], None]] = field(default_factory=list)
     # Called with (event, city_id, case_id) when a case is "filed", "linked" or "closed".
     case_events: list[Callable[[str, int, int], None]] = field(default_factory=list)
+    # Called once with (event, city_id, case ids) for a batch of cases (set-based subscribers).
+    case_event_batches: list[Callable[[str, int, Sequence[int]], None]] = field(
+        default_factory=list
+    )
     _classifier: Classifier | None = None
     _pipeline: Pipeline | None = None
+    _city_classifiers: dict[int, Classifier] = field(default_factory=dict)
+
+    def emit_case_events(self, event: str, city_id: int, case_ids: Sequence[int]) -> None:
+        """Tell subscribers about several cases at once: batch hooks get one call."""
+        if not case_ids:
+            return
+        for batch_hook in self.case_event_batches:
+            batch_hook(event, city_id, case_ids)
+        for hook in self.case_events:
+            for case_id in case_ids:
+                hook(event, city_id, case_id)
 
     def emit_case_event(self, event: str, city_id: int, case_id: int) -> None:
-        for hook in self.case_events:
-            hook(event, city_id, case_id)
+        self.emit_case_events(event, city_id, [case_id])
 
     def _after_classify(self, city_id: int, post_ids: Sequence[int]) -> None:
         for hook in self.after_classify:
@@ -63,6 +78,19 @@ class Services:
             self._classifier = self.classifier_factory()
         return self._classifier
 
+    def classifier_for(self, city: CityInfo) -> Classifier:
+        """The classifier as ``city`` sees it: the shared model with the city's gazetteer.
+
+        The default city (and the state queue) use the shared classifier itself; any other
+        city gets a :class:`CityClassifier` made once and kept."""
+        if city.id == self.cities.default.id or city.slug == STATE_QUEUE:
+            return self.classifier
+        view = self._city_classifiers.get(city.id)
+        if view is None:
+            view = CityClassifier.for_city(self.classifier, city.settings)
+            self._city_classifiers[city.id] = view
+        return view
+
     @property
     def pipeline(self) -> Pipeline:
         if self._pipeline is None:
@@ -70,6 +98,7 @@ class Services:
                 self.engine,
                 self.classifier,
                 self.cities,
+                classifier_for=self.classifier_for,
                 repost_policy=self.settings.repost_policy,
                 batch_size=self.settings.batch_size,
                 clock=self.clock,
@@ -80,6 +109,42 @@ class Services:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class CityClassifier:
+    """One city's view of a shared classifier: the same trained model (nothing is copied or
+    loaded again), with place names found by the city's own gazetteer.
+
+    Labels other than locations do not depend on the gazetteer, so the shared model predicts
+    them and this view replaces each prediction's ``locations``. (Swapping the extractor on
+    a shallow copy would not do: large batches are split over worker processes started with
+    the shared classifier's gazetteer.)
+    """
+
+    def __init__(self, base: Classifier, locations: Any) -> None:
+        self.base = base
+        self.locations = locations
+        self.name = base.name
+        self.version = base.version
+        self.artifact_hash = base.artifact_hash
+
+    @classmethod
+    def for_city(cls, base: Classifier, city: CitySettings) -> CityClassifier:
+        from classifiers import Gazetteer
+        from classifiers.location import LocationExtractor
+
+        path = city.gazetteer
+        gazetteer = Gazetteer.load(path) if path else Gazetteer.load_default()
+        geocoder = getattr(getattr(base, "locations", None), "geocoder", None)
+        return cls(base, LocationExtractor(gazetteer, geocoder))
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        predictions = self.base.predict(texts)
+        places = self.locations.extract([t if isinstance(t, str) else "" for t in texts])
+        return [
+            dataclasses.replace(p, locations=locs)
+            for p, locs in zip(predictions, places, strict=True)
+        ]
 
 
 def default_classifier_factory(settings: Settings) -> Callable[[], Classifier]:
@@ -96,6 +161,7 @@ def default_classifier_factory(settings: Settings) -> Callable[[], Classifier]:
             settings.classifier_dir,
             gazetteer=gazetteer,
             review_threshold=settings.review_threshold,
+            jobs=settings.classifier_jobs,
         )
 
     return load
@@ -136,8 +202,12 @@ def build_services(
     classifier: Classifier | None = None,
     migrate: bool = True,
     with_sources: bool = True,
+    with_responders: bool = True,
 ) -> Services:
-    """Build everything the service needs from ``settings``; upgrade the schema first."""
+    """Build everything the service needs from ``settings``; upgrade the schema first.
+
+    ``with_responders=False`` leaves out cases and replies (store and classify only: benches).
+    """
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
@@ -157,8 +227,9 @@ def build_services(
         clock=clock or utcnow,
         transports=dict(transports or {}),
     )
-    attach_cases(services)
-    attach_replies(services)
+    if with_responders:
+        attach_cases(services)
+        attach_replies(services)
     if with_sources:
         from listener.health import quiet_sources
         from listener.state import DatabaseState

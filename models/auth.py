@@ -495,6 +495,20 @@ def _city_user(s: Session, city_id: int, user_id: int) -> User:
     return user
 
 
+def _require_every_city(s: Session, actor: Actor, user: User) -> None:
+    """An account shared with other cities (or a state admin's) is managed only by someone
+    who manages people in each of them: a city's admin must not take over, through a
+    password reset or deactivation, an account that reads another city's data."""
+    if user.state_admin and not actor.state_admin:
+        raise PermissionDenied("only a state admin may change a state admin's account")
+    for role in s.exec(select(UserRole).where(UserRole.user_id == user.id)).all():
+        if not actor.can(role.city_id, "user.manage"):
+            raise PermissionDenied(
+                f"{user.username} also works for another city: ask an admin of every city "
+                "they work for, or a state admin"
+            )
+
+
 def set_active(engine: Engine, actor: Actor, *, city_id: int, user_id: int, active: bool) -> None:
     """Deactivate (ending every session) or reactivate an account of this city; audited."""
     require(actor, city_id, "user.manage")
@@ -502,6 +516,7 @@ def set_active(engine: Engine, actor: Actor, *, city_id: int, user_id: int, acti
         user = _city_user(s, city_id, user_id)
         if user.username == actor.username and not active:
             raise PermissionDenied("you cannot deactivate your own account")
+        _require_every_city(s, actor, user)
         user.is_active = active
         s.add(user)
         action = "user.activate" if active else "user.deactivate"
@@ -519,6 +534,7 @@ def reset_password(
         user = _city_user(s, city_id, user_id)
         if user.username != actor.username:
             require(actor, city_id, "user.manage")
+            _require_every_city(s, actor, user)
         user.password_hash = hash_password(password)
         user.failed_logins, user.locked_until = 0, None
         s.add(user)

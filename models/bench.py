@@ -18,6 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
+from models import rollup
 from models.db import make_engine, upgrade
 from models.queries import (
     OPEN_STATES,
@@ -71,11 +74,17 @@ PLATFORMS = ("x", "mastodon", "bluesky", "reddit")
 _FMT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DATETIME on SQLite
 
 
-def _fill(url: str, posts: int, now: datetime, seed: int = 11) -> int:
+def _fill(url: str, posts: int, now: datetime, seed: int = 11, cities: int = 1) -> list[int]:
+    """Fill the database; returns the city ids. With several cities, each post belongs to
+    one of them, the first the largest (city k gets a share proportional to 1/k)."""
     rng = random.Random(seed)
     engine = make_engine(url)
     upgrade(engine)
-    city_id = ensure_city(engine, slug="bench", name="Bench City")
+    city_ids = [
+        ensure_city(engine, slug="bench" if k == 0 else f"bench-{k}", name=f"Bench City {k}")
+        for k in range(cities)
+    ]
+    city_weights = [1 / (k + 1) for k in range(cities)]
     engine.dispose()
     import sqlite3
 
@@ -110,6 +119,7 @@ def _fill(url: str, posts: int, now: datetime, seed: int = 11) -> int:
     ages = sorted((rng.random() ** 1.3 * year for _ in range(posts)), reverse=True)
     for i, age in enumerate(ages, 1):
         created = now - timedelta(seconds=age)
+        city_id = rng.choices(city_ids, city_weights)[0] if cities > 1 else city_ids[0]
         urgency, rank, _ = rng.choices(ranks, weights)[0]
         topic = rng.choice(TOPICS)
         hood = rng.choice(HOODS) if rng.random() < 0.6 else None
@@ -154,7 +164,7 @@ def _fill(url: str, posts: int, now: datetime, seed: int = 11) -> int:
     flush()
     db.commit()
     db.close()
-    return city_id
+    return city_ids
 
 
 def _time(fn: Callable[[], Any], repeat: int = 5) -> float:
@@ -175,10 +185,14 @@ def bench_console(posts: int = 1_000_000) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         t0 = time.perf_counter()
-        city_id = _fill(url, posts, now)
+        city_id = _fill(url, posts, now)[0]
         fill_s = round(time.perf_counter() - t0, 1)
         engine = make_engine(url)
         try:
+            # the posts were written straight to SQLite: count them as the pipeline would have
+            t0 = time.perf_counter()
+            rollup.rebuild(engine, city_id=city_id)
+            rollup_s = round(time.perf_counter() - t0, 1)
             open_inbox = InboxFilter(statuses=list(OPEN_STATES))
             everything = InboxFilter()
             topic_hood = InboxFilter(
@@ -220,9 +234,9 @@ def bench_console(posts: int = 1_000_000) -> dict[str, Any]:
                     since=now - timedelta(days=days),
                     until=now,
                     now=now,
-                    utc_offset=timedelta(hours=-5),
                 )
 
+            figures["rollup_build_seconds"] = rollup_s
             figures["dashboard_7_days_ms"] = _time(dash(7), repeat=3)
             figures["dashboard_30_days_ms"] = _time(dash(30), repeat=3)
             inbox_keys = [k for k in figures if k.startswith("inbox_")]
@@ -240,10 +254,90 @@ def bench_console(posts: int = 1_000_000) -> dict[str, Any]:
                     "sqlite", city_id=city_id, since=now - timedelta(days=30), until=now
                 ),
             )
+            with engine.connect() as conn:
+                figures["rollup_rows"] = conn.execute(
+                    sa.select(sa.func.count()).select_from(rollup.ROLLUP)
+                ).scalar_one()
             return figures
         finally:
             engine.dispose()
 
+
+def _inbox(engine: Any, city_id: int, flt: InboxFilter, order: str) -> Callable[[], Any]:
+    """One inbox page as the console loads it (rows, capped count, pinned emergencies)."""
+    from ui.logic.inbox import load_page
+
+    return lambda: load_page(engine, city_id=city_id, filters=flt, order=order)
+
+
+def bench_cities(cities: int = 50, posts: int = 1_000_000) -> dict[str, Any]:
+    """The inbox scoped to one city when ``cities`` cities share ``posts`` posts (the same
+    generator as :func:`bench_console`): the largest city, a middle one and the smallest.
+    Target: under 200 ms per inbox page. Also times the state roll-up's grouped query."""
+    import sqlalchemy as sa
+
+    from models.store import POST
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        t0 = time.perf_counter()
+        city_ids = _fill(url, posts, now, cities=cities)
+        fill_s = round(time.perf_counter() - t0, 1)
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                sizes: dict[int, int] = {
+                    int(cid): int(n)
+                    for cid, n in conn.execute(
+                        sa.select(POST.c.city_id, sa.func.count()).group_by(POST.c.city_id)
+                    )
+                }
+            picks = {
+                "largest": city_ids[0],
+                "middle": city_ids[len(city_ids) // 2],
+                "smallest": city_ids[-1],
+            }
+            open_inbox = InboxFilter(statuses=list(OPEN_STATES))
+            everything = InboxFilter()
+            topic = InboxFilter(statuses=list(OPEN_STATES), topics=["pothole"])
+            figures: dict[str, Any] = {"cities": cities, "posts": posts, "fill_seconds": fill_s}
+            for name, cid in picks.items():
+                figures[f"{name}_city_posts"] = sizes.get(cid, 0)
+                for shape, flt, order in (
+                    ("open_triage", open_inbox, "triage"),
+                    ("all_newest", everything, "newest"),
+                    ("open_topic", topic, "triage"),
+                ):
+                    figures[f"inbox_{name}_{shape}_ms"] = _time(_inbox(engine, cid, flt, order))
+            c = POST.c
+            rollup = (
+                sa.select(c.city_id, c.sentiment, sa.func.count())
+                .where(
+                    c.city_id.in_(city_ids),
+                    c.created_at >= now - timedelta(days=30),
+                    c.created_at < now,
+                    c.deleted_at.is_(None),
+                    c.relevant.is_(True),
+                )
+                .group_by(c.city_id, c.sentiment)
+            )
+
+            def run_rollup() -> None:
+                with engine.connect() as conn:
+                    conn.execute(rollup).all()
+
+            figures["rollup_volume_30_days_ms"] = _time(run_rollup, repeat=3)
+            inbox_keys = [k for k in figures if k.startswith("inbox_")]
+            figures["inbox_worst_ms"] = max(figures[k] for k in inbox_keys)
+            figures["inbox_target_ms"] = 200
+            figures["inbox_within_target"] = figures["inbox_worst_ms"] < 200
+            figures["plan_inbox_open_triage"] = explain(
+                engine, inbox_query(city_id=picks["middle"], filters=open_inbox, order="triage")
+            )
+            return figures
+        finally:
+            engine.dispose()
 
 if __name__ == "__main__":
     import json

@@ -8,6 +8,10 @@ service calls it when it starts.
 
 from __future__ import annotations
 
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +58,38 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (the newest by default)."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the schema to ``revision`` (the newest by default).
+
+    Workers started together upgrade one at a time (an advisory lock on PostgreSQL, a file
+    lock beside the SQLite file); the later ones find the schema current and change nothing.
+    """
+    with _migration_lock(engine):
+        command.upgrade(alembic_config(engine), revision)
+
+
+_MIGRATION_LOCK = 0x6369766963  # "civic": the advisory-lock key of schema upgrades
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+        return
+    db_path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not db_path or db_path == ":memory:":
+        yield
+        return
+    fd = os.open(f"{db_path}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def current_revision(engine: Engine) -> str | None:

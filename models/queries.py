@@ -2,8 +2,8 @@
 
 The inbox pages with a keyset (the last row's sort key), so page 20,000 costs what page 1
 costs; the open-posts triage order is served by the partial index ``ix_post_open_triage``
-(its condition is written literally below so SQLite can match it). Dashboard aggregates
-group in SQL over a time window read through ``ix_post_city_created``.
+(its condition is written literally below so SQLite can match it). The dashboard's counts
+per day and label come from the rollup (:mod:`models.rollup`), not from grouping raw posts.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from models import rollup
 from models.store import CLASSIFICATION, POST
 from models.tables import URGENCY_RANK, QuarantinedPayload, Reply, ServiceRequest
 
@@ -457,11 +458,16 @@ class Dashboard:
     since: datetime
     until: datetime
     total: int
-    # (day, sentiment, topic, neighborhood, platform) -> count, from one grouped query
-    cells: list[dict[str, Any]]
+    # dimension (topic, neighborhood, platform, urgency) -> rows of
+    # {"day", <dimension>, "sentiment", "count"}: every post once per dimension
+    by: dict[str, list[dict[str, Any]]]
     spikes: list[Spike]
     responses: ResponseTimes
     points: list[dict[str, Any]]
+
+
+_ABSENT = {"topic": "unlabelled", "neighborhood": "unknown", "platform": "unknown"}
+_ABSENT["urgency"] = "unlabelled"
 
 
 def _day(dialect: str, utc_offset: timedelta) -> Any:
@@ -481,8 +487,9 @@ def dashboard_cells_query(
     utc_offset: timedelta = timedelta(0),
     relevant_only: bool = True,
 ) -> sa.Select[Any]:
-    """Posts per (day, sentiment, topic, neighborhood, platform): read from the covering
-    index ``ix_post_dashboard`` alone."""
+    """Posts per (day, sentiment, topic, neighborhood, platform) grouped from the posts
+    themselves, read from the covering index ``ix_post_dashboard`` alone. The dashboard reads
+    the rollup instead (:mod:`models.rollup`); this is the reference it is checked against."""
     c = POST.c
     where = [
         c.city_id == city_id,
@@ -507,7 +514,6 @@ def dashboard(
     since: datetime,
     until: datetime,
     now: datetime,
-    utc_offset: timedelta = timedelta(0),
     relevant_only: bool = True,
     target_minutes: int = 240,
     spike_factor: float = 3.0,
@@ -515,34 +521,40 @@ def dashboard(
     spike_days: int = 14,
     map_limit: int = 2000,
 ) -> Dashboard:
-    """Everything the dashboard shows for one city and window, in a handful of indexed queries."""
+    """Everything the dashboard shows for one city and window, in a handful of indexed queries.
+
+    Days are calendar days in the city's time zone (``City.timezone``, the rollup's).
+    The cells come from the rollup (:func:`models.rollup.day_cells`: whole days counted as
+    posts are labelled, the window's partial first and last days and any post not yet
+    labelled read from the posts); spikes, response times and the map read the posts.
+    """
     c = POST.c
     base = [c.city_id == city_id, c.deleted_at.is_(None)]
     if relevant_only:
         base.append(c.relevant.is_(True))
     window = [*base, c.created_at >= since, c.created_at < until]
     with engine.connect() as conn:
-        grouped = conn.execute(
-            dashboard_cells_query(
-                engine.dialect.name,
-                city_id=city_id,
-                since=since,
-                until=until,
-                utc_offset=utc_offset,
-                relevant_only=relevant_only,
-            )
-        ).all()
-        cells = [
-            {
-                "day": date.fromisoformat(d),
-                "sentiment": s or "unlabelled",
-                "topic": t or "unlabelled",
-                "neighborhood": h or "unknown",
-                "platform": p,
-                "count": n,
-            }
-            for d, s, t, h, p, n in grouped
-        ]
+        zone = rollup.city_zone(conn, city_id)
+        grouped = rollup.day_cells(
+            conn,
+            city_id=city_id,
+            since=since,
+            until=until,
+            zone=zone,
+            relevant_only=relevant_only,
+        )
+        by: dict[str, list[dict[str, Any]]] = {
+            dimension: [
+                {
+                    "day": d,
+                    dimension: v or _ABSENT[dimension],
+                    "sentiment": s or "unlabelled",
+                    "count": n,
+                }
+                for (d, v, s), n in sorted(counts.items())
+            ]
+            for dimension, counts in grouped.items()
+        }
         spikes = _spikes(conn, base, now, spike_days, spike_factor, spike_min_posts)
         responses = _responses(conn, city_id, base, since, until, now, target_minutes)
         keys = ("id", "lat", "lon", "created_at", "topic", "sentiment", "neighborhood")
@@ -558,12 +570,31 @@ def dashboard(
     return Dashboard(
         since=since,
         until=until,
-        total=sum(x["count"] for x in cells),
-        cells=cells,
+        total=sum(x["count"] for x in by["topic"]),
+        by=by,
         spikes=spikes,
         responses=responses,
         points=points,
     )
+
+
+def response_summary(
+    engine: Engine,
+    *,
+    city_id: int,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    target_minutes: int = 240,
+    relevant_only: bool = True,
+) -> ResponseTimes:
+    """The dashboard's response-time figures alone (the state roll-up, one city at a time)."""
+    c = POST.c
+    base = [c.city_id == city_id, c.deleted_at.is_(None)]
+    if relevant_only:
+        base.append(c.relevant.is_(True))
+    with engine.connect() as conn:
+        return _responses(conn, city_id, base, since, until, now, target_minutes)
 
 
 def _spikes(

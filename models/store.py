@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
+from models import rollup
 from models.tables import (
     URGENCY_RANK,
     AuditEvent,
@@ -38,14 +39,19 @@ def ensure_city(engine: Engine, *, slug: str, name: str, timezone: str = "Americ
     """The id of the city ``slug``, creating it on first use."""
     with Session(engine) as s:
         city = s.exec(select(City).where(City.slug == slug)).first()
+        moved = False
         if city is None:
             city = City(slug=slug, name=name, timezone=timezone)
             s.add(city)
         else:
+            moved = city.timezone != timezone
             city.name, city.timezone = name, timezone
         s.commit()
         assert city.id is not None
-        return city.id
+        city_id = city.id
+    if moved:  # the dashboard's days are local days: recount them in the new zone
+        rollup.rebuild(engine, city_id=city_id)
+    return city_id
 
 
 def city_ids(engine: Engine) -> dict[str, int]:
@@ -236,12 +242,13 @@ def store_labels(
     if label_rows:
         conn.execute(CLASSIFICATION.insert(), label_rows)
     if post_rows:
-        conn.execute(
-            POST.update()
-            .where(POST.c.id == sa.bindparam("b_id"))
-            .values({k: sa.bindparam(k) for k in post_rows[0] if k != "b_id"}),
-            post_rows,
-        )
+        with rollup.kept_current(conn, post_ids):  # the dashboard's counts, same transaction
+            conn.execute(
+                POST.update()
+                .where(POST.c.id == sa.bindparam("b_id"))
+                .values({k: sa.bindparam(k) for k in post_rows[0] if k != "b_id"}),
+                post_rows,
+            )
 
 
 def correct_label(
@@ -264,16 +271,18 @@ def correct_label(
                 created_by=actor,
             )
         )
-        if task == "topic":
-            post.topic = label
-            post.relevant = label != "none"
-        elif task == "urgency":
-            post.urgency, post.urgency_rank = label, URGENCY_RANK.get(label, 9)
-        elif task == "sentiment":
-            post.sentiment = label
-        elif task == "relevance":
-            post.relevant = label == "true"
-        s.add(post)
+        with rollup.kept_current(s.connection(), [post_id]):  # moves the dashboard's count
+            if task == "topic":
+                post.topic = label
+                post.relevant = label != "none"
+            elif task == "urgency":
+                post.urgency, post.urgency_rank = label, URGENCY_RANK.get(label, 9)
+            elif task == "sentiment":
+                post.sentiment = label
+            elif task == "relevance":
+                post.relevant = label == "true"
+            s.add(post)
+            s.flush()
         s.add(
             AuditEvent(
                 city_id=city_id,

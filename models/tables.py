@@ -7,7 +7,7 @@ an export shows a row without its raw payload.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -367,6 +367,22 @@ class CitySettingOverride(SQLModel, table=True):
     value: Any = Field(default=None, sa_type=JSONType)
     updated_by: str = Field(default="", max_length=64)
     updated_at: datetime = _ts()
+
+
+class PostRollup(SQLModel, table=True):
+    """How many classified, not deleted posts a city has per local day, relevance and
+    sentiment, cut by one label at a time (``dimension``: topic, neighborhood, platform or
+    urgency; ``value`` the label, "" when absent). Each counted post is in one row of every
+    dimension. The dashboard reads it instead of grouping raw posts (:mod:`models.rollup`
+    keeps it current); ``day`` is the calendar day in the city's time zone."""
+
+    city_id: int = Field(foreign_key="city.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    dimension: str = Field(max_length=16, primary_key=True)
+    value: str = Field(default="", max_length=64, primary_key=True)
+    relevant: bool = Field(primary_key=True)
+    sentiment: str = Field(default="", max_length=16, primary_key=True)
+    posts: int = 0
 
 
 class JobState(SQLModel, table=True):

@@ -20,6 +20,7 @@ from ui.pages import (
     login,
     post,
     quarantine,
+    rollup,
     settings,
     sources,
     templates,
@@ -40,9 +41,11 @@ pages = {
     "sources": st.Page(sources.render, title="Sources", url_path="sources"),
     "settings": st.Page(settings.render, title="Settings", url_path="settings"),
     "users": st.Page(users.render, title="Users", url_path="users"),
+    "rollup": st.Page(rollup.render, title="State roll-up", url_path="rollup"),
 }
 # Pages only a city's admins see in the menu (the pages check the role again themselves).
 ADMIN_PAGES = {"users"}
+STATE_PAGES = {"rollup"}  # state admins only (the page checks again)
 
 services = get_services()
 actor = current_actor(services)
@@ -77,5 +80,9 @@ else:
                 st.logout()  # also drops the identity provider's cookie
             st.rerun()
     is_admin = city_id is not None and actor.can(city_id, "user.manage")
-    visible = [p for key, p in pages.items() if key not in ADMIN_PAGES or is_admin]
+    visible = [
+        p
+        for key, p in pages.items()
+        if (key not in ADMIN_PAGES or is_admin) and (key not in STATE_PAGES or actor.state_admin)
+    ]
     st.navigation(visible).run()

@@ -21,6 +21,7 @@ from civic_listener.cities import CityInfo
 from civic_listener.settings import CitySettings, load_settings
 from civic_listener.wiring import Services, build_services
 from models.auth import Actor, SessionPolicy, end_session, resume_session
+from models.scope import Scope, open_scope, scopes_for
 from ui.logic.settings import city_settings
 
 TOKEN_KEY = "session_token"  # noqa: S105  (a session-state key, not a secret)
@@ -29,19 +30,30 @@ ACTOR_KEY = "actor"
 
 @dataclass
 class Context:
+    """What a page works with. The city and the person come from ``scope``
+    (:func:`models.scope.open_scope`), so a page can only work in a city where the
+    signed-in person has a role."""
+
     services: Services
-    city_id: int
+    scope: Scope
     city_name: str
-    actor: Actor
     city: CityInfo | None = None
     settings: CitySettings | None = None  # the city's settings with console overrides
 
     @property
+    def city_id(self) -> int:
+        return self.scope.city_id
+
+    @property
+    def actor(self) -> Actor:
+        return self.scope.actor
+
+    @property
     def role(self) -> str | None:
-        return self.actor.role_in(self.city_id)
+        return self.scope.role
 
     def can(self, action: str) -> bool:
-        return self.actor.can(self.city_id, action)
+        return self.scope.can(action)
 
 
 def _config_from_argv() -> Path | None:
@@ -103,8 +115,10 @@ def sign_out(services: Services) -> None:
 
 
 def cities_for(services: Services, actor: Actor) -> list[CityInfo]:
-    """The cities this person has a role in, in configuration order."""
-    return [c for c in services.cities if actor.role_in(c.id) is not None]
+    """The cities this person has a role in, in configuration order (a state admin: all,
+    the state-level queue included)."""
+    allowed = {s.city_id for s in scopes_for(actor, [c.id for c in services.cities])}
+    return [c for c in services.cities if c.id in allowed]
 
 
 def console_is_local(services: Services) -> bool:
@@ -135,9 +149,8 @@ def get_context() -> Context:
     settings = city_settings(services.engine, city_id=city.id, base=city.settings)
     return Context(
         services=services,
-        city_id=city.id,
+        scope=open_scope(actor, city.id),
         city_name=settings.name,
-        actor=actor,
         city=city,
         settings=settings,
     )

@@ -59,7 +59,7 @@ def draft_for_post(desk: CaseDesk, *, city_id: int, post_id: int) -> CaseDraft:
     if post.case_id is not None:
         with Session(desk.engine) as s:
             case = s.get(ServiceRequest, post.case_id)
-            if case is not None and case.post_id == post_id:
+            if case is not None and case.post_id == post_id and case.city_id == city_id:
                 existing = case
     smap = city.services_map
     codes = {code: smap.name_of(code) or "" for code in sorted(smap.all_codes())}
@@ -133,7 +133,7 @@ def file_case(
                 )
             if case_id is None and post.case_id is not None:
                 own = s.get(ServiceRequest, post.case_id)
-                if own is not None and own.post_id == post_id:
+                if own is not None and own.post_id == post_id and own.city_id == city_id:
                     if own.status in WAITING_FOR_PERSON:
                         case_id = own.id
                     elif own.status not in ("dismissed", "duplicate", "closed"):
@@ -194,7 +194,12 @@ def link_post(desk: CaseDesk, actor: Actor, *, city_id: int, post_id: int, case_
             return
         if post.case_id is not None:
             own = s.get(ServiceRequest, post.case_id)
-            if own is not None and own.post_id == post_id and own.status in WAITING_FOR_PERSON:
+            if (
+                own is not None
+                and own.post_id == post_id
+                and own.city_id == city_id
+                and own.status in WAITING_FOR_PERSON
+            ):
                 own.duplicate_of_id = case_id
                 own.next_attempt_at = None
                 set_status(

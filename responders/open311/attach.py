@@ -4,7 +4,7 @@ scheduled jobs. Nothing touches the network here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from responders.open311.desk import CaseDesk
@@ -29,17 +29,19 @@ class Cases:
         """The after-classify hook."""
         self.desk.triage(city_id, post_ids)
 
-    def run_outbox(self) -> OutboxReport:
-        """One outbox pass (the ``cases_outbox`` job)."""
+    def run_outbox(self, *, city_ids: Collection[int] | None = None) -> OutboxReport:
+        """One outbox pass (the ``cases_outbox`` job); ``city_ids`` limits it to those cities."""
         try:
-            return self.outbox.run()
+            return self.outbox.run(city_ids=city_ids)
         finally:
             self.desk.close_clients()
 
-    def run_sync(self, *, force: bool = False) -> SyncReport:
-        """One status-sync pass (the ``cases_status_sync`` job)."""
+    def run_sync(
+        self, *, force: bool = False, city_ids: Collection[int] | None = None
+    ) -> SyncReport:
+        """One status-sync pass (the ``cases_status_sync`` job); ``city_ids`` limits it."""
         try:
-            return self.sync.run(force=force)
+            return self.sync.run(force=force, city_ids=city_ids)
         finally:
             self.desk.close_clients()
 

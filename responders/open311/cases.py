@@ -79,6 +79,27 @@ class Where:
     specific: bool = False  # coordinates, an address, an intersection or a landmark
 
 
+# what triage reads of a post (not the raw payload: decoding it would cost more than triage)
+_POST_INFO_COLUMNS = (
+    "id",
+    "platform",
+    "author",
+    "text",
+    "url",
+    "created_at",
+    "lat",
+    "lon",
+    "topic",
+    "urgency",
+    "relevant",
+    "needs_review",
+    "case_id",
+    "location_text",
+    "neighborhood",
+    "deleted_at",
+)
+
+
 def load_posts(conn: Connection, *, city_id: int, post_ids: Sequence[int]) -> list[PostInfo]:
     """The posts with their newest topic score and location evidence (human labels included)."""
     out: list[PostInfo] = []
@@ -86,7 +107,9 @@ def load_posts(conn: Connection, *, city_id: int, post_ids: Sequence[int]) -> li
     for i in range(0, len(post_ids), 500):
         chunk = list(post_ids[i : i + 500])
         rows = conn.execute(
-            sa.select(POST).where(c.city_id == city_id, c.id.in_(chunk)).order_by(c.id)
+            sa.select(*(c[name] for name in _POST_INFO_COLUMNS))
+            .where(c.city_id == city_id, c.id.in_(chunk))
+            .order_by(c.id)
         ).all()
         if not rows:
             continue

@@ -40,7 +40,7 @@ from responders.open311.config import (
     make_client,
 )
 from responders.open311.mapping import ServiceMap
-from responders.open311.triage import PostLabels, TriageRules, decide
+from responders.open311.triage import PostLabels, TriageRules, decide, rules_for
 
 if TYPE_CHECKING:
     from civic_listener.cities import CityInfo
@@ -141,6 +141,8 @@ class CaseDesk:
         costs a few statements per new case, not an ORM round trip per row.
         """
         city = self.city(city_id)
+        # read each batch: a rule an admin changed in the console applies without a restart
+        rules = rules_for(self.engine, self.settings, city_id=city_id)
         counts = {"surface": 0, "skip": 0, "auto": 0, "review": 0, "linked": 0}
         now = self.now()
         since = window_start(now, self.settings.cases_duplicate_window_hours)
@@ -181,7 +183,7 @@ class CaseDesk:
             for post in posts:
                 where = where_of(post, city.name)
                 code = codes[post.id]
-                decision = decide(self.rules, self.labels_of(post, where), code)
+                decision = decide(rules, self.labels_of(post, where), code)
                 counts[decision.action] += 1
                 if decision.action == "surface":
                     log.warning(
@@ -274,8 +276,7 @@ class CaseDesk:
                 conn.execute(EVENTS.insert(), events)
             if audits:
                 conn.execute(AUDIT.insert(), audits)
-        for case_id in linked:
-            self.emit("linked", city_id, case_id)
+        self.emit_many("linked", city_id, linked)
         return counts
 
     @staticmethod
@@ -288,6 +289,23 @@ class CaseDesk:
         )
         ids = {key: cid for cid, key in conn.execute(stmt, rows)}
         return {-(i + 1): ids[row["idempotency_key"]] for i, row in enumerate(rows)}
+
+    def emit_many(self, event: str, city_id: int, case_ids: Sequence[int]) -> None:
+        """Tell subscribers about several cases at once (one call per batch subscriber).
+
+        When the batch fails, each case is delivered on its own, so one bad case does not
+        keep the others from their replies; failures are only logged.
+        """
+        if not case_ids:
+            return
+        try:
+            self.services.emit_case_events(event, city_id, case_ids)
+        except Exception:
+            log.exception(
+                "a %s hook for cases %s failed; delivering one at a time", event, case_ids
+            )
+            for case_id in dict.fromkeys(case_ids):
+                self.emit(event, city_id, case_id)
 
     def emit(self, event: str, city_id: int, case_id: int) -> None:
         """Tell subscribers (the reply workflow) about a case; their failure is only logged."""

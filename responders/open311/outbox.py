@@ -9,8 +9,9 @@ A case is a row first and a network call second. One pass, per city:
    (and the server shows descriptions): the call never landed and the case is queued again.
    The server shows no descriptions: the case is held, so a person checks before anything
    is sent twice.
-2. **File** queued cases that are due: claim the row (``queued`` -> ``filing``, attempts + 1,
-   committed *before* the call), check the service map and required attributes, look for an
+2. **File** queued cases that are due: claim them a few at a time (``queued`` -> ``filing``,
+   attempts + 1, committed *before* the call; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so
+   several workers take disjoint batches, a compare-and-set UPDATE everywhere), check the service map and required attributes, look for an
    open request of the same service nearby, then ``POST requests.json``.
 
 When the server is down or slow the case goes back to ``queued`` with the error and a next
@@ -24,15 +25,16 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from models.auth import SYSTEM
-from models.store import POST, audit
+from models.store import POST, audit, lock_for_write
 from models.tables import Post, ServiceRequest
 from responders.open311.cases import (
     attach_post,
@@ -41,7 +43,7 @@ from responders.open311.cases import (
     set_status,
     window_start,
 )
-from responders.open311.client import NewRequest, RemoteRequest
+from responders.open311.client import NewRequest, Open311Client, RemoteRequest
 from responders.open311.desk import CaseDesk, CityDesk
 from responders.open311.errors import (
     Open311AuthFailed,
@@ -55,7 +57,8 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
 LEASE = timedelta(minutes=10)  # a claim older than this belongs to a process that died
-BATCH = 100
+BATCH = 100  # cases filed (or checked) per city and pass
+CLAIM_BATCH = 10  # cases claimed per transaction: small, so an outage releases few
 CASES = ServiceRequest.__table__  # type: ignore[attr-defined]
 
 
@@ -92,10 +95,12 @@ class Outbox:
     def engine(self) -> sa.Engine:
         return self.desk.engine
 
-    def run(self) -> OutboxReport:
-        """One pass over every city: reconcile, then file what is due."""
+    def run(self, *, city_ids: Collection[int] | None = None) -> OutboxReport:
+        """One pass over every city (or only ``city_ids``): reconcile, then file what is due."""
         report = OutboxReport()
         for city in self.desk.cities.values():
+            if city_ids is not None and city.id not in city_ids:
+                continue
             try:
                 self._release_not_live(city, report)
                 if not city.live:
@@ -109,20 +114,62 @@ class Outbox:
 
     # ------------------------------------------------------------------ helpers
 
-    def _due(self, city: CityDesk, status: str, now: datetime) -> list[int]:
+    @staticmethod
+    def _due_where(city: CityDesk, status: str, now: datetime) -> list[sa.ColumnElement[bool]]:
         c = CASES.c
-        q = sa.select(c.id).where(c.city_id == city.id, c.status == status)
+        conds: list[sa.ColumnElement[bool]] = [c.city_id == city.id, c.status == status]
         if status == "queued":
-            q = q.where(sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
+            conds.append(sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
         else:  # filing: outcome unknown and due, or claimed by a process that died
-            q = q.where(
+            conds.append(
                 sa.or_(
                     sa.and_(c.next_attempt_at.is_not(None), c.next_attempt_at <= now),
                     sa.and_(c.next_attempt_at.is_(None), c.updated_at <= now - LEASE),
                 )
             )
-        with self.engine.connect() as conn:
-            return list(conn.execute(q.order_by(c.id).limit(BATCH)).scalars())
+        return conds
+
+    def _claim_batch(self, city: CityDesk, status: str, limit: int) -> list[int]:
+        """Claim up to ``limit`` due cases for this process, in one short transaction.
+
+        ``queued`` cases become ``filing`` (attempts + 1) before any call; ``filing`` cases
+        (outcome unknown) are stamped as being checked. On PostgreSQL the due rows are read
+        with ``FOR UPDATE SKIP LOCKED``, so workers take disjoint batches without waiting;
+        on SQLite the transaction holds the single write lock. Either way the UPDATE repeats
+        the due condition (compare and set), so a row is never claimed twice even without
+        the lock. A claimed row is not due again until the lease runs out: a worker that
+        dies leaves it to :meth:`_reconcile`, which asks the 311 server before filing again.
+        """
+        now = self.desk.now()
+        c = CASES.c
+        due = self._due_where(city, status, now)
+        with self.engine.begin() as conn:
+            lock_for_write(conn)
+            q = sa.select(c.id).where(*due).order_by(c.id).limit(limit)
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            ids = list(conn.execute(q).scalars())
+            if not ids:
+                return []
+            values: dict[str, Any] = {"next_attempt_at": None, "updated_at": now}
+            if status == "queued":
+                values.update(status="filing", attempts=c.attempts + 1)
+            claimed = conn.execute(
+                CASES.update().where(c.id.in_(ids), *due).values(**values).returning(c.id)
+            ).scalars()
+            return sorted(claimed)
+
+    def _release(self, case_ids: list[int]) -> None:
+        """Claimed cases this pass did not get to go back to ``queued``, untried."""
+        if not case_ids:
+            return
+        c = CASES.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                CASES.update()
+                .where(c.id.in_(case_ids), c.status == "filing")
+                .values(status="queued", attempts=c.attempts - 1, updated_at=self.desk.now())
+            )
 
     def _release_not_live(self, city: CityDesk, report: OutboxReport) -> None:
         """Queued cases of a city that no longer files (no URL, dry run) are kept locally."""
@@ -206,68 +253,72 @@ class Outbox:
     # ------------------------------------------------------------------ reconcile
 
     def _reconcile(self, city: CityDesk, report: OutboxReport) -> None:
+        """Check cases whose outcome is unknown, claimed a few at a time like filing."""
         client = self.desk.client(city)
-        for case_id in self._due(city, "filing", self.desk.now()):
-            with Session(self.engine) as s:
-                case = s.get(ServiceRequest, case_id)
-                assert case is not None
-                code, key = case.service_code, case.idempotency_key
-                since = case.created_at - timedelta(hours=1)
+        done = 0
+        while done < BATCH:
+            claimed = self._claim_batch(city, "filing", min(CLAIM_BATCH, BATCH - done))
+            if not claimed:
+                return
+            done += len(claimed)
             try:
-                found = client.requests(service_code=code, start_date=since)
-            except Open311Error as exc:
-                self._retry_later(city, case_id, exc, status="filing")
-                raise _StopCity(str(exc)) from exc
-            match = next((r for r in found if r.description and key in r.description), None)
-            if match is not None:
-                self._mark_filed(
-                    city,
-                    case_id,
-                    match.service_request_id,
-                    None,
-                    report,
-                    note=("the 311 server had received it before the answer was lost"),
-                )
-                report.reconciled += 1
-                continue
-            if found and all(r.description is None for r in found):
-                self._fail(
-                    city,
-                    case_id,
-                    "held",
-                    "the answer to filing this case was lost and the 311 server does not show "
-                    "request descriptions, so it cannot be confirmed: check the 311 system "
-                    "before filing it again",
-                )
-                report.held += 1
-                continue
-            now = self.desk.now()
-            with Session(self.engine) as s:
-                case = s.get(ServiceRequest, case_id)
-                assert case is not None
-                case.next_attempt_at = now
-                set_status(
-                    s, case, "queued", now=now, note="not found on the 311 server: filing again"
-                )
-                s.commit()
+                while claimed:
+                    self._reconcile_one(city, client, claimed.pop(0), report)
+            finally:
+                if claimed:  # the city stopped before their turn: due again at once
+                    with self.engine.begin() as conn:
+                        conn.execute(
+                            CASES.update()
+                            .where(CASES.c.id.in_(claimed), CASES.c.status == "filing")
+                            .values(next_attempt_at=self.desk.now())
+                        )
+
+    def _reconcile_one(
+        self, city: CityDesk, client: Open311Client, case_id: int, report: OutboxReport
+    ) -> None:
+        with Session(self.engine) as s:
+            case = s.get(ServiceRequest, case_id)
+            assert case is not None
+            code, key = case.service_code, case.idempotency_key
+            since = case.created_at - timedelta(hours=1)
+        try:
+            found = client.requests(service_code=code, start_date=since)
+        except Open311Error as exc:
+            self._retry_later(city, case_id, exc, status="filing")
+            raise _StopCity(str(exc)) from exc
+        match = next((r for r in found if r.description and key in r.description), None)
+        if match is not None:
+            self._mark_filed(
+                city,
+                case_id,
+                match.service_request_id,
+                None,
+                report,
+                note=("the 311 server had received it before the answer was lost"),
+            )
             report.reconciled += 1
+            return
+        if found and all(r.description is None for r in found):
+            self._fail(
+                city,
+                case_id,
+                "held",
+                "the answer to filing this case was lost and the 311 server does not show "
+                "request descriptions, so it cannot be confirmed: check the 311 system "
+                "before filing it again",
+            )
+            report.held += 1
+            return
+        now = self.desk.now()
+        with Session(self.engine) as s:
+            case = s.get(ServiceRequest, case_id)
+            assert case is not None
+            case.next_attempt_at = now
+            set_status(s, case, "queued", now=now, note="not found on the 311 server: filing again")
+            s.commit()
+        report.reconciled += 1
 
     # ------------------------------------------------------------------ file
-
-    def _claim(self, case_id: int) -> bool:
-        now = self.desk.now()
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                CASES.update()
-                .where(CASES.c.id == case_id, CASES.c.status == "queued")
-                .values(
-                    status="filing",
-                    attempts=CASES.c.attempts + 1,
-                    next_attempt_at=None,
-                    updated_at=now,
-                )
-            )
-        return res.rowcount == 1
 
     def _check_services(self, city: CityDesk) -> None:
         if city.services_map.offered is not None:
@@ -285,13 +336,22 @@ class Outbox:
             )
 
     def _file_due(self, city: CityDesk, report: OutboxReport) -> None:
-        for case_id in self._due(city, "queued", self.desk.now()):
-            if not self._claim(case_id):
-                continue  # another worker took it
+        """File due cases, claimed :data:`CLAIM_BATCH` at a time, up to :data:`BATCH` a pass."""
+        done = 0
+        while done < BATCH:
+            claimed = self._claim_batch(city, "queued", min(CLAIM_BATCH, BATCH - done))
+            if not claimed:
+                return
+            done += len(claimed)
             try:
-                self._file_one(city, case_id, report)
-            except Open311Error as exc:
-                self._handle_error(city, case_id, exc, report)
+                while claimed:
+                    case_id = claimed.pop(0)
+                    try:
+                        self._file_one(city, case_id, report)
+                    except Open311Error as exc:
+                        self._handle_error(city, case_id, exc, report)
+            finally:
+                self._release(claimed)  # the city stopped (outage) before their turn
 
     def _file_one(self, city: CityDesk, case_id: int, report: OutboxReport) -> None:
         client = self.desk.client(city)

@@ -11,6 +11,7 @@ pass for its city; the next run picks up where this one left off.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -44,10 +45,10 @@ class StatusSync:
     def __init__(self, desk: CaseDesk) -> None:
         self.desk = desk
 
-    def run(self, *, force: bool = False) -> SyncReport:
+    def run(self, *, force: bool = False, city_ids: Collection[int] | None = None) -> SyncReport:
         report = SyncReport()
         for city in self.desk.cities.values():
-            if city.endpoint is None:
+            if city.endpoint is None or (city_ids is not None and city.id not in city_ids):
                 continue
             try:
                 self._sync_city(city, report, force=force)

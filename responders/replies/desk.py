@@ -2,7 +2,7 @@
 and :func:`attach_replies`, which wires drafting and sending into a built ``Services``.
 
 ``attach_replies(services)`` seeds each city's templates, drafts replies after labels are
-stored (``after_classify``), redrafts and follows up on case events (``case_events``), and
+stored (``after_classify``), redrafts and follows up on case events (``case_event_batches``), and
 adds the ``send_replies`` outbox job (``extra_jobs``). The console reaches the same desk
 through :func:`desk_for`.
 """
@@ -77,7 +77,7 @@ def desk_for(services: Services) -> ReplyDesk:
 
 def attach_replies(services: Services, *, senders: Mapping[str, Sender] | None = None) -> ReplyDesk:
     """Wire drafting and sending into ``services``; returns the desk."""
-    from responders.replies.drafts import on_case_event, on_classified
+    from responders.replies.drafts import on_case_events, on_classified
     from responders.replies.outbox import run_outbox
     from responders.replies.templates import ensure_defaults
 
@@ -89,14 +89,14 @@ def attach_replies(services: Services, *, senders: Mapping[str, Sender] | None =
     def after_classify(city_id: int, post_ids: Sequence[int]) -> None:
         on_classified(desk, city_id, post_ids)
 
-    def case_event(event: str, city_id: int, case_id: int) -> None:
-        on_case_event(desk, event, city_id, case_id)
+    def case_events(event: str, city_id: int, case_ids: Sequence[int]) -> None:
+        on_case_events(desk, event, city_id, case_ids)
 
     def send_job() -> Any:
         return run_outbox(desk)
 
     services.after_classify.append(after_classify)
-    services.case_events.append(case_event)
+    services.case_event_batches.append(case_events)
     services.extra_jobs.append((SEND_JOB, send_job, services.settings.reply_send_interval_seconds))
     log.debug(
         "replies attached: senders %s, dry run %s", sorted(desk.senders), services.settings.dry_run

@@ -13,23 +13,64 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Protocol
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from civic_listener.cities import CityInfo
-from models.auth import SYSTEM, Actor, require
+from models.auth import Actor, require
 from models.store import audit
 from models.tables import Post, Reply, ReplyTemplate, ServiceRequest
 from responders.replies.defaults import topic_name
 from responders.replies.desk import ReplyDesk
 from responders.replies.errors import ReplyInvalid, ReplyNotFound
-from responders.replies.templates import Rendered, pick_from, render
+from responders.replies.templates import Rendered, TemplateLike, pick_from, render
 
 log = logging.getLogger(__name__)
 ACTIVE = ("draft", "approved", "sending")
 RULE_ACTOR = "rule:reply_auto_send_topics"
+
+
+class PostLike(Protocol):
+    """What drafting reads of a post: a ``Post`` or a row of a batch (``batch.PostRow``)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def city_id(self) -> int: ...
+    @property
+    def platform(self) -> str: ...
+    @property
+    def author(self) -> str: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def detected_language(self) -> str | None: ...
+    @property
+    def neighborhood(self) -> str | None: ...
+    @property
+    def topic(self) -> str | None: ...
+    @property
+    def urgency(self) -> str | None: ...
+    @property
+    def needs_review(self) -> bool: ...
+    @property
+    def deleted_at(self) -> datetime | None: ...
+
+
+class CaseLike(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def open311_id(self) -> str | None: ...
+
+
+class ReplyLike(Protocol):
+    @property
+    def edited_by(self) -> str | None: ...
+    @property
+    def template_key(self) -> str | None: ...
 
 
 def new_key() -> str:
@@ -43,7 +84,7 @@ def normalise_language(code: str | None) -> str | None:
     return None if base in ("", "und", "zxx") else base
 
 
-def post_language(post: Post) -> str | None:
+def post_language(post: PostLike) -> str | None:
     return normalise_language(post.detected_language) or normalise_language(post.language)
 
 
@@ -60,7 +101,7 @@ def mention(platform: str, author: str) -> str:
 def case_for_post(s: Session, post: Post) -> ServiceRequest | None:
     if post.case_id is not None:
         case = s.get(ServiceRequest, post.case_id)
-        if case is not None:
+        if case is not None and case.city_id == post.city_id:
             return case
     return s.exec(
         select(ServiceRequest)
@@ -70,7 +111,7 @@ def case_for_post(s: Session, post: Post) -> ServiceRequest | None:
 
 
 def values_for(
-    city: CityInfo, post: Post, case: ServiceRequest | None, language: str
+    city: CityInfo, post: PostLike, case: CaseLike | None, language: str
 ) -> dict[str, str | None]:
     number = case.open311_id if case is not None else None
     link_tpl = city.settings.case_link_template
@@ -85,7 +126,7 @@ def values_for(
     }
 
 
-def template_keys(post: Post, case: ServiceRequest | None, kind: str) -> list[str]:
+def template_keys(post: PostLike, case: CaseLike | None, kind: str) -> list[str]:
     if kind == "followup":
         return ["followup"]
     keys: list[str] = []
@@ -103,11 +144,11 @@ def template_keys(post: Post, case: ServiceRequest | None, kind: str) -> list[st
 
 def compose(
     desk: ReplyDesk,
-    post: Post,
-    case: ServiceRequest | None,
+    post: PostLike,
+    case: CaseLike | None,
     *,
     kind: str,
-    templates: list[ReplyTemplate],
+    templates: Sequence[TemplateLike],
     template_key: str | None = None,
     language: str | None = None,
 ) -> Rendered | None:
@@ -270,7 +311,7 @@ def draft_reply(
 # --------------------------------------------------------------------------- rules
 
 
-def auto_send_applies(desk: ReplyDesk, post: Post, reply: Reply) -> bool:
+def auto_send_applies(desk: ReplyDesk, post: PostLike, reply: ReplyLike) -> bool:
     """The configured rule: a listed topic (or ``emergency``), labels that need no review,
     and the template's own text."""
     topics = set(desk.settings.reply_auto_send_topics)
@@ -283,27 +324,6 @@ def auto_send_applies(desk: ReplyDesk, post: Post, reply: Reply) -> bool:
     return post.topic in topics
 
 
-def _auto_approve(s: Session, desk: ReplyDesk, reply: Reply) -> None:
-    from responders.replies.length import measure
-
-    if not measure(reply.platform, reply.text).ok or "{" in reply.text:
-        return
-    now = desk.clock()
-    reply.state, reply.approved_by, reply.approved_at = "approved", RULE_ACTOR, now
-    reply.next_attempt_at, reply.updated_at = now, now
-    s.add(reply)
-    audit(
-        s,
-        at=desk.clock(),
-        city_id=reply.city_id,
-        actor=RULE_ACTOR,
-        action="reply.auto_approve",
-        object_type="reply",
-        object_id=reply.id,
-        details={"rule": "reply_auto_send_topics", "template": reply.template_key},
-    )
-
-
 # --------------------------------------------------------------------------- hooks
 
 
@@ -311,202 +331,26 @@ def on_classified(desk: ReplyDesk, city_id: int, post_ids: Sequence[int]) -> int
     """Draft a reply for each actionable post just labelled; returns how many were drafted.
 
     Actionable: relevant (a service request) or an emergency, not deleted, dismissed or
-    answered, and without any reply yet (a dismissed draft is not redrafted).
+    answered, and without any reply yet (a dismissed draft is not redrafted). A draft the
+    auto-send rule covers is approved at once. Set-based: see :mod:`responders.replies.batch`.
     """
-    if not post_ids:
-        return 0
-    drafted = 0
-    with Session(desk.engine, expire_on_commit=False) as s:
-        posts = s.exec(
-            select(Post).where(
-                Post.city_id == city_id,
-                Post.id.in_(list(post_ids)),  # type: ignore[union-attr]
-                Post.deleted_at.is_(None),  # type: ignore[union-attr]
-                sa.or_(
-                    Post.relevant.is_(True),  # type: ignore[union-attr]
-                    Post.urgency == "emergency",  # type: ignore[arg-type]
-                ),
-                Post.status.in_(("new", "triaged")),  # type: ignore[attr-defined]
-            )
-        ).all()
-        if not posts:
-            return 0
-        replied = set(
-            s.exec(
-                select(Reply.post_id).where(
-                    Reply.post_id.in_([p.id for p in posts]),  # type: ignore[attr-defined]
-                    Reply.kind == "reply",
-                )
-            ).all()
-        )
-        templates = _templates(s, city_id)
-        for post in posts:
-            if post.id in replied:
-                continue
-            case = case_for_post(s, post)
-            rendered = compose(desk, post, case, kind="reply", templates=templates)
-            if rendered is None:
-                continue
-            reply = _new_reply(
-                s,
-                desk,
-                post,
-                case,
-                kind="reply",
-                text=rendered.text,
-                language=rendered.language,
-                template_key=rendered.key,
-                actor=SYSTEM.username,
-            )
-            drafted += 1
-            if auto_send_applies(desk, post, reply):
-                _auto_approve(s, desk, reply)
-        s.commit()
-    return drafted
+    from responders.replies.batch import draft_classified
+
+    return draft_classified(desk, city_id, post_ids)
 
 
-def _case_posts(s: Session, case: ServiceRequest) -> list[Post]:
-    conds: list[Any] = [Post.case_id == case.id]
-    if case.post_id is not None:
-        conds.append(Post.id == case.post_id)
-    return list(
-        s.exec(
-            select(Post).where(
-                Post.city_id == case.city_id,
-                sa.or_(*conds),
-                Post.deleted_at.is_(None),  # type: ignore[union-attr]
-            )
-        ).all()
-    )
+def on_case_events(desk: ReplyDesk, event: str, city_id: int, case_ids: Sequence[int]) -> int:
+    """Filed or linked: put the case number in unedited drafts (or draft one). Closed:
+    draft the follow-up and dismiss initial drafts nobody approved. Returns replies touched.
+    One transaction for all the cases (see :mod:`responders.replies.batch`)."""
+    from responders.replies.batch import case_events
+
+    return case_events(desk, event, city_id, case_ids)
 
 
 def on_case_event(desk: ReplyDesk, event: str, city_id: int, case_id: int) -> int:
-    """Filed or linked: put the case number in unedited drafts (or draft one). Closed:
-    draft the follow-up and dismiss initial drafts nobody approved. Returns replies touched."""
-    touched = 0
-    with Session(desk.engine, expire_on_commit=False) as s:
-        case = s.get(ServiceRequest, case_id)
-        if case is None or case.city_id != city_id:
-            log.warning("case event %s for unknown case %s", event, case_id)
-            return 0
-        templates = _templates(s, city_id)
-        for post in _case_posts(s, case):
-            replies = list(s.exec(select(Reply).where(Reply.post_id == post.id)).all())
-            if event in ("filed", "linked"):
-                touched += _with_case_number(s, desk, post, case, replies, templates)
-            elif event == "closed":
-                touched += _follow_up(s, desk, post, case, replies, templates)
-        s.commit()
-    return touched
-
-
-def _with_case_number(
-    s: Session,
-    desk: ReplyDesk,
-    post: Post,
-    case: ServiceRequest,
-    replies: list[Reply],
-    templates: list[ReplyTemplate],
-) -> int:
-    initial = [r for r in replies if r.kind == "reply"]
-    if not initial:
-        if not (post.relevant or post.urgency == "emergency"):
-            return 0
-        rendered = compose(desk, post, case, kind="reply", templates=templates)
-        if rendered is None:
-            return 0
-        _new_reply(
-            s,
-            desk,
-            post,
-            case,
-            kind="reply",
-            text=rendered.text,
-            language=rendered.language,
-            template_key=rendered.key,
-            actor=SYSTEM.username,
-        )
-        return 1
-    touched = 0
-    for reply in initial:
-        if reply.state != "draft":
-            continue
-        reply.case_id = case.id
-        if reply.edited_by is None and reply.template_key != "urgency:emergency":
-            rendered = compose(
-                desk, post, case, kind="reply", templates=templates, language=reply.language
-            )
-            if rendered is not None and rendered.text != reply.text:
-                old = reply.text
-                reply.text, reply.template_key, reply.language = (
-                    rendered.text,
-                    rendered.key,
-                    rendered.language,
-                )
-                audit(
-                    s,
-                    at=desk.clock(),
-                    city_id=post.city_id,
-                    actor=SYSTEM.username,
-                    action="reply.redraft",
-                    object_type="reply",
-                    object_id=reply.id,
-                    details={
-                        "case_id": case.id,
-                        "case_number": case.open311_id,
-                        "old": old,
-                        "new": reply.text,
-                    },
-                )
-        reply.updated_at = desk.clock()
-        s.add(reply)
-        touched += 1
-    return touched
-
-
-def _follow_up(
-    s: Session,
-    desk: ReplyDesk,
-    post: Post,
-    case: ServiceRequest,
-    replies: list[Reply],
-    templates: list[ReplyTemplate],
-) -> int:
-    touched = 0
-    for reply in replies:
-        if reply.kind == "reply" and reply.state == "draft":
-            reply.state, reply.updated_at = "dismissed", desk.clock()
-            s.add(reply)
-            audit(
-                s,
-                at=desk.clock(),
-                city_id=post.city_id,
-                actor=SYSTEM.username,
-                action="reply.dismiss",
-                object_type="reply",
-                object_id=reply.id,
-                details={"reason": "the case closed before the reply was approved"},
-            )
-            touched += 1
-    if any(r.kind == "followup" and r.state != "dismissed" for r in replies):
-        return touched
-    first = next((r for r in replies if r.kind == "reply"), None)
-    language = first.language if first is not None else None
-    rendered = compose(desk, post, case, kind="followup", templates=templates, language=language)
-    if rendered is None:
-        return touched
-    _new_reply(
-        s,
-        desk,
-        post,
-        case,
-        kind="followup",
-        text=rendered.text,
-        language=rendered.language,
-        template_key=rendered.key,
-        actor=SYSTEM.username,
-    )
-    return touched + 1
+    """:func:`on_case_events` for one case."""
+    return on_case_events(desk, event, city_id, [case_id])
 
 
 def preview(

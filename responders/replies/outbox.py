@@ -1,8 +1,10 @@
 """The reply outbox: approved rows are claimed, posted and recorded, so a crash or an outage
 never sends a reply twice and never loses an approved one.
 
-1. **Claim**: ``approved → sending`` in its own committed transaction (an UPDATE guarded by
-   the state, so two workers never claim the same row); ``attempts`` counts the try.
+1. **Claim**: ``approved → sending`` a batch at a time, in its own committed transaction
+   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL so workers take disjoint batches; an UPDATE
+   guarded by the state everywhere, so two workers never claim the same row); ``attempts``
+   counts the try. Claimed rows a pass does not get to are given back as they were.
 2. **Post** through the platform's sender, or, in dry run or without credentials, record
    it as it would have been sent (``dry_run``).
 3. **Record**: ``sending → sent`` with the platform's id (which the pipeline uses to never
@@ -22,15 +24,15 @@ then fail; a refusal (bad request, deleted parent, too long) fails at once with 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from models.store import audit
+from models.store import audit, lock_for_write
 from models.tables import Post, Reply
 from responders.replies.desk import ReplyDesk
 from responders.replies.errors import (
@@ -50,6 +52,7 @@ BACKOFF_CAP = 3600.0
 SYSTEM_ACTOR = "outbox"
 UNCERTAIN = "unavailable"  # last_error prefix: the platform may have stored the reply
 REPLY = Reply.__table__  # type: ignore[attr-defined]
+CLAIM_BATCH = 20  # replies claimed per transaction
 
 
 @dataclass(slots=True)
@@ -74,6 +77,16 @@ def backoff_seconds(attempts: int) -> float:
     return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
 
 
+def _due(now: datetime, ignore_schedule: bool) -> tuple[Any, Any]:
+    """(approved and due, ``sending`` whose lease expired): the two kinds of work."""
+    c = REPLY.c
+    approved = c.state == "approved"
+    if not ignore_schedule:
+        approved = sa.and_(approved, sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
+    stale = sa.and_(c.state == "sending", c.updated_at < now - LEASE)
+    return approved, stale
+
+
 def due_ids(
     desk: ReplyDesk,
     *,
@@ -84,10 +97,7 @@ def due_ids(
 ) -> list[int]:
     """Approved replies whose time has come, and ``sending`` rows whose lease expired."""
     c = REPLY.c
-    approved = c.state == "approved"
-    if not ignore_schedule:
-        approved = sa.and_(approved, sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
-    stale = sa.and_(c.state == "sending", c.updated_at < now - LEASE)
+    approved, stale = _due(now, ignore_schedule)
     q = sa.select(c.id).where(sa.or_(approved, stale))
     if only is not None:
         q = q.where(c.id.in_(list(only)))
@@ -96,38 +106,115 @@ def due_ids(
         return [int(r) for r in conn.execute(q).scalars()]
 
 
-def _claim(
-    desk: ReplyDesk, reply_id: int, now: datetime, ignore_schedule: bool
-) -> tuple[bool, float | None]:
-    """Take the row for this process. Returns (claimed, seconds since an attempt that may
-    already have reached the platform, or None when no earlier attempt can have)."""
+@dataclass(slots=True)
+class Claim:
+    """A reply this process took: what it was before (to give it back untried)."""
+
+    id: int
+    platform: str
+    state: str  # before the claim: approved, or sending (lease expired)
+    updated_at: datetime
+    # seconds since an attempt that may already have reached the platform, or None
+    uncertain: float | None
+
+
+def claim_due(
+    desk: ReplyDesk,
+    *,
+    now: datetime,
+    limit: int,
+    only: Sequence[int] | None = None,
+    ignore_schedule: bool = False,
+    exclude: Collection[int] = (),
+) -> tuple[list[Claim], list[tuple[int, str]]]:
+    """Take up to ``limit`` due replies for this process in one short transaction.
+
+    Returns (the claimed rows, now ``sending``; due rows left alone because their platform
+    is paused by a rate limit). On PostgreSQL the due rows are read ``FOR UPDATE SKIP
+    LOCKED`` so several workers take disjoint batches without waiting; on SQLite the
+    transaction holds the single write lock. Either way each UPDATE repeats the condition
+    it was chosen by (compare and set), so a reply is never claimed twice, lock or not.
+    """
+    c = REPLY.c
+    approved, stale = _due(now, ignore_schedule)
+    q = sa.select(c.id, c.platform, c.state, c.last_error, c.updated_at).where(
+        sa.or_(approved, stale)
+    )
+    if only is not None:
+        q = q.where(c.id.in_(list(only)))
+    if exclude:
+        q = q.where(c.id.not_in(list(exclude)))
+    q = q.order_by(c.approved_at, c.id).limit(limit)
+    paused_rows: list[tuple[int, str]] = []
+    claims: list[Claim] = []
+    with desk.engine.begin() as conn:
+        lock_for_write(conn)
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        fresh: dict[int, Claim] = {}
+        rows = conn.execute(q).all()
+        for rid, platform, state, last_error, updated_at in rows:
+            paused = desk.paused_until.get(platform)
+            if paused is not None and paused > now:
+                paused_rows.append((rid, platform))
+                continue
+            if state == "approved":
+                ambiguous = bool(last_error and last_error.startswith(UNCERTAIN))
+                uncertain = (now - updated_at).total_seconds() if ambiguous else None
+                fresh[rid] = Claim(rid, platform, state, updated_at, uncertain)
+                continue
+            res = conn.execute(  # an expired lease: taken only if nobody took it meanwhile
+                REPLY.update()
+                .where(c.id == rid, c.state == "sending", c.updated_at == updated_at)
+                .values(attempts=c.attempts + 1, updated_at=now)
+            )
+            if res.rowcount == 1:
+                claims.append(
+                    Claim(rid, platform, state, updated_at, (now - updated_at).total_seconds())
+                )
+        if fresh:
+            taken = set(
+                conn.execute(
+                    REPLY.update()
+                    .where(c.id.in_(list(fresh)), approved)
+                    .values(state="sending", attempts=c.attempts + 1, updated_at=now)
+                    .returning(c.id)
+                ).scalars()
+            )
+            claims.extend(fresh[rid] for rid in fresh if rid in taken)
+    order = {row[0]: i for i, row in enumerate(rows)}
+    claims.sort(key=lambda cl: order[cl.id])  # the outbox's order: oldest approval first
+    return claims, paused_rows
+
+
+def release(desk: ReplyDesk, claims: Sequence[Claim], claimed_at: datetime) -> None:
+    """Give claimed replies back untried, as they were (state, lease time, attempts)."""
+    if not claims:
+        return
     c = REPLY.c
     with desk.engine.begin() as conn:
-        row = conn.execute(
-            sa.select(c.state, c.last_error, c.updated_at, c.next_attempt_at).where(
-                c.id == reply_id
-            )
-        ).first()
-        if row is None:
-            return False, None
-        state, last_error, updated_at, _ = row
-        if state == "approved":
-            cond = c.state == "approved"
-            if not ignore_schedule:
-                cond = sa.and_(cond, sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
-            ambiguous = bool(last_error and last_error.startswith(UNCERTAIN))
-            uncertain = (now - updated_at).total_seconds() if ambiguous else None
-        elif state == "sending" and updated_at < now - LEASE:
-            cond = sa.and_(c.state == "sending", c.updated_at == updated_at)
-            uncertain = (now - updated_at).total_seconds()
-        else:
-            return False, None
-        res = conn.execute(
+        conn.execute(
             REPLY.update()
-            .where(c.id == reply_id, cond)
-            .values(state="sending", attempts=c.attempts + 1, updated_at=now)
+            .where(
+                c.id == sa.bindparam("b_id"),
+                c.state == "sending",
+                c.updated_at == sa.bindparam("b_claimed_at"),
+            )
+            .values(
+                state=sa.bindparam("b_state"),
+                updated_at=sa.bindparam("b_updated_at"),
+                attempts=c.attempts - 1,
+            ),
+            [
+                {
+                    "b_id": cl.id,
+                    "b_claimed_at": claimed_at,
+                    "b_state": cl.state,
+                    "b_updated_at": cl.updated_at,
+                }
+                for cl in claims
+            ],
         )
-        return res.rowcount == 1, uncertain
 
 
 def _target(post: Post) -> ReplyTarget:
@@ -296,19 +383,43 @@ def run_outbox(
     only: Sequence[int] | None = None,
     ignore_schedule: bool = False,
 ) -> OutboxReport:
-    """Send every reply that is due (the ``send_replies`` job)."""
+    """Send every reply that is due (the ``send_replies`` job), claiming :data:`CLAIM_BATCH`
+    at a time; each reply is tried at most once a pass."""
     report = OutboxReport()
     now = desk.clock()
-    for reply_id in due_ids(desk, now=now, limit=limit, only=only, ignore_schedule=ignore_schedule):
-        with Session(desk.engine) as s:
-            platform = s.exec(select(Reply.platform).where(Reply.id == reply_id)).first()
-        paused = desk.paused_until.get(platform or "")
-        if paused is not None and paused > now:
-            report.deferred[reply_id] = f"{platform} rate limit until {paused.isoformat()}"
+    seen: set[int] = set()
+    while len(seen) < limit:
+        claims, paused = claim_due(
+            desk,
+            now=now,
+            limit=min(CLAIM_BATCH, limit - len(seen)),
+            only=only,
+            ignore_schedule=ignore_schedule,
+            exclude=seen,
+        )
+        for reply_id, platform in paused:
+            seen.add(reply_id)
+            resets = desk.paused_until[platform]
+            report.deferred[reply_id] = f"{platform} rate limit until {resets.isoformat()}"
+        if not claims:
+            if not paused:
+                break
             continue
-        claimed, uncertain = _claim(desk, reply_id, now, ignore_schedule)
-        if claimed:
-            send_one(desk, reply_id, uncertain=uncertain, report=report)
+        seen.update(cl.id for cl in claims)
+        pending = list(claims)
+        try:
+            while pending:
+                claim = pending.pop(0)  # from here on it may reach the platform
+                until = desk.paused_until.get(claim.platform)
+                if until is not None and until > now:  # a 429 earlier in this batch
+                    release(desk, [claim], now)
+                    report.deferred[claim.id] = (
+                        f"{claim.platform} rate limit until {until.isoformat()}"
+                    )
+                else:
+                    send_one(desk, claim.id, uncertain=claim.uncertain, report=report)
+        finally:
+            release(desk, pending, now)  # untried when the pass was cut short
     if report.sent or report.failed or report.recovered:
         log.info("reply outbox: %s", report.as_dict())
     return report

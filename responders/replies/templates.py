@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -122,9 +124,21 @@ def pick(
     return pick_from(list_templates(engine, city_id=city_id), keys=keys, languages=languages)
 
 
-def pick_from(
-    templates: list[ReplyTemplate], *, keys: list[str], languages: list[str]
-) -> ReplyTemplate | None:
+class TemplateLike(Protocol):
+    """A stored template as picking and rendering read it (a ``ReplyTemplate`` or a row)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+
+
+T = TypeVar("T", bound=TemplateLike)
+
+
+def pick_from(templates: Sequence[T], *, keys: list[str], languages: list[str]) -> T | None:
     """The resident's language first: every key in it, then every key in the next language."""
     rows = {(t.key, t.language): t for t in templates}
     for lang in dict.fromkeys(languages):

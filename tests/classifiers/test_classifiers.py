@@ -50,7 +50,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def clf() -> CivicClassifier:
-    return load_classifier()
+    return load_classifier(jobs=1)
 
 
 def _check_prediction(p: Prediction) -> None:
@@ -138,9 +138,18 @@ def test_artifact_budget() -> None:
         assert key in metrics["headline"]
 
 
+def test_parallel_equals_serial(clf: CivicClassifier) -> None:
+    posts = [f"{t} #{i}" for i, t in enumerate(TEXTS * 40)]
+    parallel = load_classifier(jobs=2)
+    try:
+        assert parallel.predict(posts) == clf.predict(posts)
+    finally:
+        parallel.close()
+
+
 def test_throughput_sanity(clf: CivicClassifier) -> None:
     posts = [t for t in TEXTS if t.strip()] * 70
-    clf.predict(posts)  # starts the worker process when there is one
+    clf.predict(posts)
     t0 = time.perf_counter()
     clf.predict(posts)
     rate = len(posts) / (time.perf_counter() - t0)

@@ -6,7 +6,6 @@ from collections import defaultdict
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
@@ -22,20 +21,17 @@ def load(
     city_id: int,
     days: int,
     now: datetime,
-    tz: str,
     target_minutes: int,
     spike_factor: float,
     spike_min_posts: int,
     relevant_only: bool = True,
 ) -> Dashboard:
-    offset = now.astimezone(ZoneInfo(tz)).utcoffset() or timedelta(0)
     return dashboard(
         engine,
         city_id=city_id,
         since=now - timedelta(days=days),
         until=now + timedelta(minutes=1),
         now=now,
-        utc_offset=offset,
         relevant_only=relevant_only,
         target_minutes=target_minutes,
         spike_factor=spike_factor,
@@ -59,13 +55,13 @@ def _with_net(key_name: str, key: Any, counts: dict[str, int]) -> dict[str, Any]
 
 def sentiment_over_time(d: Dashboard) -> list[dict[str, Any]]:
     """Per day: posts by sentiment and the net sentiment (positive minus negative share)."""
-    split = _split(d.cells, "day")
+    split = _split(d.by["topic"], "day")  # every post is in the topic rows once
     return [_with_net("day", day, split[day]) for day in sorted(split)]
 
 
 def sentiment_by(d: Dashboard, key: str) -> list[dict[str, Any]]:
     """Sentiment split per topic or neighborhood, busiest first."""
-    split = _split(d.cells, key)
+    split = _split(d.by[key], key)
     rows = [_with_net(key, k, v) for k, v in split.items()]
     return sorted(rows, key=lambda r: -r["total"])
 
@@ -76,7 +72,7 @@ def sentiment_trend_by(d: Dashboard, key: str, top: int = 6) -> list[dict[str, A
     per: dict[tuple[Any, Any], dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(SENTIMENT_ORDER, 0)
     )
-    for c in d.cells:
+    for c in d.by[key]:
         if c[key] in busiest and c["sentiment"] in SENTIMENT_ORDER:
             per[(c["day"], c[key])][c["sentiment"]] += c["count"]
     days = sorted({day for day, _ in per})
@@ -97,7 +93,7 @@ def sentiment_trend_by(d: Dashboard, key: str, top: int = 6) -> list[dict[str, A
 
 def volume_by(d: Dashboard, key: str) -> list[dict[str, Any]]:
     counts: dict[Any, int] = defaultdict(int)
-    for c in d.cells:
+    for c in d.by[key]:
         counts[c[key]] += c["count"]
     return [{key: k, "posts": n} for k, n in sorted(counts.items(), key=lambda kv: -kv[1])]
 

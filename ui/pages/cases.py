@@ -58,8 +58,8 @@ def do_action(ctx: Context, action: str, case_id: int, reason: str = "") -> str:
         dismiss_case(desk, ctx.actor, city_id=ctx.city_id, case_id=case_id, reason=reason)
         return f"Case {case_id} dismissed."
     if action == "outbox":
-        require(ctx.actor, ctx.city_id, "case.file")
-        report = cases_of(ctx.services).run_outbox()
+        ctx.scope.require("case.file")
+        report = cases_of(ctx.services).run_outbox(city_ids=[ctx.city_id])  # this city's only
         return (
             f"Outbox: {report.filed} filed, {report.linked} linked, {report.retried} to retry, "
             f"{report.failed} failed, {report.held} held."

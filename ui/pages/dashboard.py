@@ -41,13 +41,13 @@ def _load(
     relevant: bool,
 ) -> Dashboard:
     """The dashboard's figures, computed at most once a minute per city and window (they are
-    the same for everyone in the city; a 30-day window over a million posts takes a second)."""
+    the same for everyone in the city). Days follow the city's time zone (``tz`` is part of
+    the cache key, so a changed zone shows at once)."""
     return logic.load(
         _engine,
         city_id=city_id,
         days=days,
         now=minute,
-        tz=tz,
         target_minutes=target,
         spike_factor=factor,
         spike_min_posts=min_posts,

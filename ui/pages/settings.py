@@ -1,6 +1,7 @@
 """City settings in the console: keywords and accounts to listen to, the response target,
-alert thresholds; the triage rules and templates in force; the person's own password.
-Admins change them (each change is an audit event); other roles see them read-only."""
+alert thresholds, the Open311 triage rules; the templates; the person's own password.
+Admins change them (each change is an audit event, the role checked again on the server);
+other roles see them read-only."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import streamlit as st
 from models.auth import PermissionDenied, reset_password
 from models.tables import AuditEvent
 from ui.context import Context, get_context
-from ui.logic.settings import EDITABLE, change, parse_list
+from ui.logic.settings import EDITABLE, change, change_rule, parse_list, rules_in_force
 
 PLATFORMS = ("x", "mastodon", "bluesky", "reddit")
 
@@ -64,6 +65,105 @@ def _recent_changes(ctx: Context) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def _triage_rules(ctx: Context, *, can_rules: bool) -> None:
+    """The city's Open311 triage rules: admins change them here (the triage reads them at
+    its next batch); the review threshold stays a file setting, shown for reference."""
+    settings = ctx.services.settings
+    rows = rules_in_force(ctx.services.engine, settings, city_id=ctx.city_id)
+    now = {r["rule"]: r["value"] for r in rows}
+    with st.form("triage_rules"):
+        st.subheader("Triage rules (service requests)")
+        st.caption(
+            "Which labelled posts become Open311 requests without a person. Emergencies are "
+            "never filed automatically; they are shown to a person at once."
+        )
+        auto_file = st.checkbox(
+            "File automatically when every rule passes",
+            value=bool(now["cases_auto_file"]),
+            key="rule_auto_file",
+            disabled=not can_rules,
+        )
+        topics = st.text_input(
+            "Topics filed automatically (comma-separated; empty: every topic with a code)",
+            ", ".join(now["cases_auto_topics"]),
+            key="rule_topics",
+            disabled=not can_rules,
+        )
+        urgencies = st.multiselect(
+            "Urgencies filed automatically",
+            ["high", "normal", "low"],
+            default=[u for u in now["cases_auto_urgencies"] if u in ("high", "normal", "low")],
+            key="rule_urgencies",
+            disabled=not can_rules,
+        )
+        confidence = st.number_input(
+            "Lowest topic score filed automatically",
+            min_value=0.0,
+            max_value=1.0,
+            step=0.05,
+            value=float(now["cases_min_confidence"]),
+            key="rule_confidence",
+            disabled=not can_rules,
+        )
+        location = st.checkbox(
+            "Only posts with a usable location",
+            value=bool(now["cases_require_location"]),
+            key="rule_location",
+            disabled=not can_rules,
+        )
+        if st.form_submit_button("Save triage rules", disabled=not can_rules):
+            _save_rules(
+                ctx,
+                {
+                    "cases_auto_file": auto_file,
+                    "cases_auto_topics": parse_list(topics),
+                    "cases_auto_urgencies": list(urgencies),
+                    "cases_min_confidence": float(confidence),
+                    "cases_require_location": location,
+                },
+            )
+    st.dataframe(
+        [{**r, "value": str(r["value"])} for r in rows]
+        + [
+            {
+                "rule": "review_threshold",
+                "value": str(settings.review_threshold),
+                "set by": "settings file",
+                "meaning": "a label scored below this needs review",
+            }
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def _save_rules(ctx: Context, values: dict[str, Any]) -> None:
+    changed, errors = [], []
+    for key, value in values.items():
+        try:
+            if change_rule(
+                ctx.services.engine,
+                ctx.actor,
+                city_id=ctx.city_id,
+                settings=ctx.services.settings,
+                key=key,
+                value=value,
+            ):
+                changed.append(key)
+        except PermissionDenied as exc:
+            st.error(f"Not allowed: {exc}")
+            return
+        except ValueError as exc:
+            errors.append(str(exc))
+    for e in errors:
+        st.error(e)
+    if changed:
+        st.session_state["settings_msg"] = f"Saved: {', '.join(changed)}."
+        st.rerun()
+    elif not errors:
+        st.info("Nothing changed.")
 
 
 def render() -> None:
@@ -136,24 +236,7 @@ def render() -> None:
                 },
             )
 
-    st.subheader("Triage rules in force")
-    s = ctx.services.settings
-    st.dataframe(
-        [
-            {"rule": k, "value": str(getattr(s, k, None))}
-            for k in (
-                "cases_auto_file",
-                "cases_auto_topics",
-                "cases_auto_urgencies",
-                "cases_min_confidence",
-                "cases_require_location",
-                "review_threshold",
-            )
-            if hasattr(s, k)
-        ],
-        hide_index=True,
-        width="stretch",
-    )
+    _triage_rules(ctx, can_rules=ctx.can("rule.manage"))
     pages = st.session_state.get("_pages", {})
     if "templates" in pages:
         st.page_link(pages["templates"], label="Reply templates →")

@@ -223,6 +223,21 @@ def upgrade() -> None:
         batch_op.create_index("ix_post_reply_to", ["city_id", "in_reply_to_id"], unique=False)
 
     op.create_table(
+        "postrollup",
+        sa.Column("city_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dimension", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("value", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("relevant", sa.Boolean(), nullable=False),
+        sa.Column("sentiment", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("posts", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["city_id"],
+            ["city.id"],
+        ),
+        sa.PrimaryKeyConstraint("city_id", "day", "dimension", "value", "relevant", "sentiment"),
+    )
+    op.create_table(
         "quarantinedpayload",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("city_id", sa.Integer(), nullable=False),
@@ -559,6 +574,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_quarantinedpayload_city_id"))
 
     op.drop_table("quarantinedpayload")
+    op.drop_table("postrollup")
     with op.batch_alter_table("post", schema=None) as batch_op:
         batch_op.drop_index("ix_post_reply_to")
         batch_op.drop_index("ix_post_pending")
