@@ -19,9 +19,9 @@ from responders.open311 import cases_of
 from responders.open311.actions import file_case
 from tests.fakes.classifier import KeywordClassifier
 from tests.test_isolation import cid, person, seed, state_settings
-from ui.pages.rollup import open_rollup, rollup, state_queue
+from tests.ui.conftest import APP
+from ui.views.rollup import open_rollup, rollup, state_queue
 
-APP = str(Path(__file__).resolve().parent / "ui" / "console_app.py")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.context import cities_for, current_actor, get_services, oidc_signed_in, sign_out
-from ui.pages import (
+from ui.views import (
     approvals,
     audit,
     cases,

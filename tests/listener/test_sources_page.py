@@ -13,9 +13,8 @@ from listener.health import HealthMonitor
 from listener.state import DatabaseState
 from models.auth import Actor
 from tests.listener.conftest import Clock
-from ui.pages.sources import load_rows
+from ui.views.sources import load_rows
 
-APP = "tests/ui/console_app.py"
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
@@ -49,7 +48,7 @@ def test_the_page_renders_alerts_and_escapes_error_text(services: Services) -> N
     _seed(services)
     services.clock = lambda: NOW
     at = AppTest.from_file(
-        os.path.join(os.path.dirname(__file__), "..", "ui", "console_app.py"), default_timeout=30
+        os.path.join(os.path.dirname(__file__), "..", "..", "ui", "app.py"), default_timeout=30
     )
     at.session_state["services"] = services
     at.session_state["actor"] = Actor("viewer-person", roles={services.cities.default.id: "viewer"})

@@ -10,7 +10,7 @@ from models.auth import Actor
 from models.tables import AuditEvent, ServiceRequest
 from responders.open311 import cases_of
 from tests.ui.conftest import APP, HOSTILE, open_page, seed_posts
-from ui.pages.cases import TABS, load_view
+from ui.views.cases import TABS, load_view
 
 
 def app(services: Services, role: str, page: str, **state: object) -> AppTest:

@@ -17,7 +17,7 @@ from listener.base import PostIn
 from models.auth import Actor
 from models.tables import Reply
 
-APP = str(Path(__file__).resolve().parent / "console_app.py")
+APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script> and <b>bold</b> pothole on Main St"
 
