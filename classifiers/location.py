@@ -1,0 +1,321 @@
+"""Location extraction: street addresses, intersections, neighbourhoods, landmarks, coordinates.
+
+Two parts work together:
+
+* a city **gazetteer** (:class:`Gazetteer`) of neighbourhoods with centroids, streets with their
+  spoken aliases ("Mass Ave") and landmarks, which each city configures for itself
+  (``Gazetteer.from_dict``); the Boston one ships as the default.  Phrases are matched on word
+  n-grams with a dictionary, which is as exact as spaCy's ``PhraseMatcher`` on ``LOWER`` and a
+  lot faster per post;
+* a small **address parser** of regular expressions for "123 Main St", "corner of X and Y",
+  "X & Y", "X / Y", "X at Y" and "lat, lon", which works in any city.
+
+A pluggable :class:`Geocoder` turns an address or intersection into coordinates where a city
+configures one; without one the address string is kept for Open311's ``address_string``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from classifiers.api import Location
+
+DEFAULT_GAZETTEER = Path(__file__).parent / "gazetteers" / "boston.json"
+
+SUFFIXES = (
+    "st",
+    "street",
+    "ave",
+    "av",
+    "avenue",
+    "rd",
+    "road",
+    "blvd",
+    "boulevard",
+    "dr",
+    "drive",
+    "ln",
+    "lane",
+    "way",
+    "ct",
+    "court",
+    "pl",
+    "place",
+    "ter",
+    "terrace",
+    "pkwy",
+    "parkway",
+    "hwy",
+    "highway",
+    "cir",
+    "circle",
+    "sq",
+    "square",
+    "row",
+    "plaza",
+)
+_SUFFIX_RX = "|".join(sorted(SUFFIXES, key=len, reverse=True))
+_SUFFIX_SET = frozenset(SUFFIXES)
+_STOP_BEFORE = frozenset(
+    ["the", "a", "an", "on", "in", "at", "of", "and", "or", "to", "from", "by", "for", "near", "with", "is", "are", "was", "my", "our", "your", "this", "that", "off", "down", "up", "along", "across", "outside", "behind", "front", "corner", "there", "here", "de", "la", "el", "en", "y"]
+)
+# "123 Main St", "45-47 N. Elm Street", "1318 nye" is left to the gazetteer (no suffix).
+_ADDRESS = re.compile(
+    r"\b(\d{1,5}(?:-\d{1,5})?[a-z]?)\s+((?:(?:n|s|e|w|north|south|east|west)\.?\s+)?"
+    r"(?:[a-z0-9][\w'.-]*\s+){0,3}?)(" + _SUFFIX_RX + r")\b\.?",
+    re.IGNORECASE,
+)
+_GENERIC_STREET = re.compile(
+    r"\b((?:[A-Za-z0-9][\w'.-]*\s+){1,3}?)(" + _SUFFIX_RX + r")\b\.?", re.IGNORECASE
+)
+_CORNER = re.compile(
+    r"\b(?:corner|intersection|cross(?:ing)?|esquina)\s+(?:of|de|between|entre)\s+"
+    r"((?:[A-Za-z0-9][\w'.-]*\s?){1,4}?)\s*(?:and|&|/|y|with|at|\+)\s*"
+    r"((?:[A-Za-z0-9][\w'.-]*\s?){1,4}?)(?=$|[.,;:!?)\n]|\s+(?:is|are|has|have|was|there|needs?|the|st\b)|\s*-)",
+    re.IGNORECASE,
+)
+_CONNECTOR = re.compile(r"^\s*(?:&|and|/|at|@|y|x|\+|n|&amp;)\s*$", re.IGNORECASE)
+_COORDS = re.compile(r"(-?\d{1,2}\.\d{3,})\s*,\s*(-?\d{1,3}\.\d{3,})")
+_DIGIT = re.compile(r"\d")
+_LEADING = frozenset(("the", "a", "an", "la", "el"))
+_PLAIN = re.compile(r"[^\W_]+")
+_TOKEN = re.compile(r"[^\W_]+(?:['.][^\W_]+)*")
+
+
+class Geocoder(Protocol):
+    """Turns a free-text address or intersection into coordinates, or None."""
+
+    def geocode(self, address: str, city: str) -> tuple[float, float] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    name: str
+    kind: str  # "neighborhood" | "landmark" | "street"
+    lat: float | None = None
+    lon: float | None = None
+    neighborhood: str | None = None
+
+
+@dataclass(slots=True)
+class Gazetteer:
+    """A city's places: neighbourhoods (with centroids), streets and landmarks, with aliases."""
+
+    city: str
+    places: list[Place] = field(default_factory=list)
+    aliases: dict[tuple[str, ...], Place] = field(default_factory=dict)
+    max_len: int = 1
+    first_words: set[str] = field(default_factory=set)  # anchor tokens, to skip posts fast
+    starts: set[str] = field(default_factory=set)  # first tokens of the aliases
+    odd_first: bool = False  # some alias starts with a token that is not a plain word
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Gazetteer:
+        """Build from ``{"city", "neighborhoods": [{name, lat, lon, aliases}], "streets": [{name,
+        aliases}], "landmarks": [{name, lat, lon, neighborhood, aliases}]}``."""
+        gz = cls(city=str(d.get("city", "")))
+        for n in d.get("neighborhoods", []):
+            gz.add(
+                Place(n["name"], "neighborhood", n.get("lat"), n.get("lon"), n["name"]),
+                n.get("aliases", []),
+            )
+        for s in d.get("streets", []):
+            gz.add(Place(s["name"], "street"), s.get("aliases", []))
+        for lm in d.get("landmarks", []):
+            gz.add(
+                Place(lm["name"], "landmark", lm.get("lat"), lm.get("lon"), lm.get("neighborhood")),
+                lm.get("aliases", []),
+            )
+        return gz
+
+    @classmethod
+    def load(cls, path: Path) -> Gazetteer:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    @classmethod
+    def load_default(cls) -> Gazetteer:
+        """The Boston gazetteer shipped with the package."""
+        return cls.load(DEFAULT_GAZETTEER)
+
+    def add(self, place: Place, aliases: Iterable[str]) -> None:
+        self.places.append(place)
+        for alias in [place.name, *aliases]:
+            key = tuple(t.lower().rstrip(".") for t in _TOKEN.findall(alias))
+            if key and key not in self.aliases:
+                self.aliases[key] = place
+                self.max_len = max(self.max_len, len(key))
+                anchor = key[1] if key[0] in _LEADING and len(key) > 1 else key[0]
+                if anchor.isalnum():
+                    self.first_words.add(anchor)
+                    self.starts.add(key[0])
+                else:
+                    self.odd_first = True
+
+    def neighborhood(self, name: str) -> Place | None:
+        for p in self.places:
+            if p.kind == "neighborhood" and p.name == name:
+                return p
+        return None
+
+
+@dataclass(slots=True)
+class _Mention:
+    start: int
+    end: int
+    place: Place | None
+    text: str
+
+
+class LocationExtractor:
+    """Finds the places named in posts (pure; batch in, batch out)."""
+
+    def __init__(
+        self, gazetteer: Gazetteer | None = None, geocoder: Geocoder | None = None
+    ) -> None:
+        self.gazetteer = gazetteer if gazetteer is not None else Gazetteer.load_default()
+        self.geocoder = geocoder
+
+    def extract(self, texts: Sequence[str]) -> list[list[Location]]:
+        return [self.extract_one(t) for t in texts]
+
+    def _gazetteer_mentions(self, text: str, lowered: str, words: set[str]) -> list[_Mention]:
+        gz = self.gazetteer
+        if not gz.odd_first and gz.first_words.isdisjoint(words):
+            return []
+        low = _TOKEN.findall(lowered)
+        same = len(lowered) == len(text)
+        if same and not gz.odd_first:
+            starts, aliases = gz.starts, gz.aliases
+            if not any(
+                w in starts and any(tuple(low[i : i + k]) in aliases for k in range(1, gz.max_len + 1))
+                for i, w in enumerate(low)
+            ):
+                return []
+        toks = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+        if len(toks) != len(low):  # lowercasing changed the tokens: fall back to the exact path
+            low = [t[0].lower() for t in toks]
+        out: list[_Mention] = []
+        i, n = 0, len(toks)
+        first = gz.starts
+        while i < n:
+            hit = None
+            if not gz.odd_first and low[i] not in first:
+                i += 1
+                continue
+            for k in range(min(gz.max_len, n - i), 0, -1):
+                place = gz.aliases.get(tuple(low[i : i + k]))
+                if place is None:
+                    continue
+                surface = text[toks[i][1] : toks[i + k - 1][2]]
+                if len(surface) <= 3 and surface.islower():
+                    continue  # "jp", "mfa": short aliases only when written as a name
+                hit = (k, place, surface)
+                break
+            if hit is None:
+                i += 1
+                continue
+            k, place, surface = hit
+            start, end = toks[i][1], toks[i + k - 1][2]
+            # "Tremont" followed by a street suffix belongs to the street mention
+            if i + k < n and low[i + k] in _SUFFIX_SET and place.kind == "street":
+                end = toks[i + k][2]
+                k += 1
+            out.append(_Mention(start, end, place, text[start:end].rstrip(".")))
+            i += k
+        return out
+
+    def extract_one(self, text: str) -> list[Location]:
+        if not isinstance(text, str) or not text.strip():
+            return []
+        lowered = text.lower()
+        words = set(_PLAIN.findall(lowered))
+        gz_mentions = self._gazetteer_mentions(text, lowered, words)
+        streets = [gm for gm in gz_mentions if gm.place is not None and gm.place.kind == "street"]
+        has_suffix = not _SUFFIX_SET.isdisjoint(words)
+        if has_suffix:
+            for m in _GENERIC_STREET.finditer(text):
+                lead = m.group(1).split()
+                cut = max((i + 1 for i, w in enumerate(lead) if w.lower() in _STOP_BEFORE), default=0)
+                lead = lead[cut:][-2:]
+                if not lead or lead[0].isdigit():
+                    continue
+                pos = m.start(1) + m.group(1).rfind(" ".join(lead))
+                if any(x.start <= pos < x.end for x in streets):
+                    continue
+                streets.append(_Mention(pos, m.end(), None, text[pos : m.end()].rstrip(".")))
+        streets.sort(key=lambda sm: sm.start)
+
+        found: list[Location] = []
+        taken: list[tuple[int, int]] = []
+
+        def free(a: int, b: int) -> bool:
+            return not taken or all(b <= ts or a >= te for ts, te in taken)
+
+        for m in _COORDS.finditer(text):
+            lat, lon = float(m.group(1)), float(m.group(2))
+            if -90 <= lat <= 90 and -180 <= lon <= 180:
+                found.append(
+                    Location(m.group(0), "coordinates", m.start(), m.end(), lat=lat, lon=lon)
+                )
+                taken.append((m.start(), m.end()))
+        if (
+            "corner" in lowered
+            or "intersection" in lowered
+            or "cross" in lowered
+            or "esquina" in lowered
+        ):
+            for m in _CORNER.finditer(text):
+                a, b = m.start(1), m.end(2)
+                if free(a, b):
+                    surface = f"{m.group(1).strip()} & {m.group(2).strip()}"
+                    found.append(Location(surface, "intersection", a, b))
+                    taken.append((a, b))
+        if _DIGIT.search(text):
+            for m in _ADDRESS.finditer(text):
+                if free(m.start(), m.end()):
+                    found.append(Location(m.group(0).rstrip("."), "address", m.start(), m.end()))
+                    taken.append((m.start(), m.end()))
+            # "45 Tremont" / "12 Mass Ave": a number right before a gazetteer street
+            for st in streets:
+                if st.place is None:
+                    continue
+                pre = re.search(r"(\d{1,5}[a-z]?)\s+$", text[max(0, st.start - 8) : st.start])
+                if pre and free(st.start - len(pre.group(0)), st.end):
+                    a = st.start - len(pre.group(0))
+                    found.append(Location(text[a : st.end], "address", a, st.end))
+                    taken.append((a, st.end))
+        for x, y in zip(streets, streets[1:], strict=False):
+            between = text[x.end : y.start]
+            if _CONNECTOR.match(between) and free(x.start, y.end):
+                found.append(Location(f"{x.text} & {y.text}", "intersection", x.start, y.end))
+                taken.append((x.start, y.end))
+        for st in streets:
+            if free(st.start, st.end):
+                found.append(Location(st.text, "street", st.start, st.end))
+                taken.append((st.start, st.end))
+        hood: str | None = None
+        for gm in gz_mentions:
+            p = gm.place
+            if p is None or p.kind == "street" or not free(gm.start, gm.end):
+                continue
+            found.append(Location(gm.text, p.kind, gm.start, gm.end, p.neighborhood, p.lat, p.lon))
+            taken.append((gm.start, gm.end))
+            if hood is None and p.kind == "neighborhood":
+                hood = p.neighborhood
+        found.sort(key=lambda loc: loc.start)
+        return [self._finish(loc, hood) for loc in found]
+
+    def _finish(self, loc: Location, hood: str | None) -> Location:
+        if loc.kind not in ("address", "intersection", "street"):
+            return loc
+        lat = lon = None
+        if self.geocoder is not None and loc.kind != "street":
+            point = self.geocoder.geocode(loc.text, self.gazetteer.city)
+            if point is not None:
+                lat, lon = point
+        return Location(loc.text, loc.kind, loc.start, loc.end, hood, lat, lon)

@@ -1,0 +1,401 @@
+"""The shipped classifier: linear heads over hashed features, lexicon rules, language, location.
+
+Artifacts are plain data — ``model.npz`` (weights, loaded with ``allow_pickle=False``) and
+``meta.json`` (classes, calibration temperatures, thresholds) — so loading never executes code.
+All four heads (relevance, topic, urgency, sentiment) share one feature matrix and are scored with a
+single sparse-dense product per batch.  Every row is computed on its own, so a batch gives exactly
+the same result as the same posts one at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import weakref
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifiers.api import Prediction
+from classifiers.features import FEATURE_VERSION, RULE_LEVEL, Analysis, Featurizer, readable
+from classifiers.language import LanguageDetectorOffline
+from classifiers.location import Gazetteer, LocationExtractor
+
+NAME = "civic-classifier"
+VERSION = "1.0.0"
+ARTIFACT_FILES = ("model.npz", "meta.json")
+HEADS = ("relevance", "topic", "urgency", "sentiment")
+DEFAULT_ARTIFACT_DIR = Path(__file__).parent / "artifacts"
+PARALLEL_MIN_BATCH = 256
+
+
+class ArtifactError(RuntimeError):
+    """The artifact directory is missing, incomplete or from an incompatible version."""
+
+
+@dataclass(slots=True)
+class Head:
+    """One linear softmax head: ``softmax((x @ W + b) / temperature + bias)``."""
+
+    name: str
+    classes: list[str]
+    W: np.ndarray  # (n_features, k) float32
+    b: np.ndarray  # (k,)
+    temperature: float = 1.0
+    bias: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    # weight of the hand-written topic keywords, added to the logits (0 = model only)
+    kw_boost: float = 0.0
+    # decision thresholds (urgency: "emergency", "urgent", "emergency_rule")
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.bias.size == 0:
+            self.bias = np.zeros(len(self.classes), dtype=np.float32)
+
+    def proba_from_logits(self, logits: np.ndarray, keywords: np.ndarray | None = None) -> np.ndarray:
+        z = logits / self.temperature + self.bias
+        if keywords is not None and self.kw_boost:
+            z = z + self.kw_boost * keywords
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def artifact_hash(artifact_dir: Path) -> str:
+    h = hashlib.sha256()
+    for name in ARTIFACT_FILES:
+        h.update(name.encode())
+        h.update((artifact_dir / name).read_bytes())
+    return h.hexdigest()
+
+
+def save_heads(heads: dict[str, Head], meta: dict[str, Any], out_dir: Path) -> str:
+    """Write ``model.npz`` + ``meta.json``; returns the artifact hash."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    meta = dict(meta)
+    meta["heads"] = {}
+    for name, head in heads.items():
+        W = head.W.astype(np.float32)
+        scale = float(np.abs(W).max()) or 1.0
+        W[np.abs(W) < 2e-3 * scale] = 0.0  # prune the noise floor: smaller artifact, same decisions
+        arrays[f"{name}__W"] = W.astype(np.float16)
+        arrays[f"{name}__b"] = head.b.astype(np.float32)
+        arrays[f"{name}__bias"] = head.bias.astype(np.float32)
+        meta["heads"][name] = {
+            "classes": head.classes,
+            "temperature": float(head.temperature),
+            "kw_boost": float(head.kw_boost),
+            "thresholds": head.thresholds,
+        }
+    np.savez_compressed(out_dir / "model.npz", **arrays)  # type: ignore[arg-type]
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
+    return artifact_hash(out_dir)
+
+
+def load_heads(artifact_dir: Path) -> tuple[dict[str, Head], dict[str, Any]]:
+    for name in ARTIFACT_FILES:
+        if not (artifact_dir / name).exists():
+            raise ArtifactError(f"missing {name} in {artifact_dir}: run `civic-listener train` first")
+    meta = json.loads((artifact_dir / "meta.json").read_text(encoding="utf-8"))
+    if meta.get("feature_version") != FEATURE_VERSION:
+        raise ArtifactError(
+            f"artifact built with feature version {meta.get('feature_version')}, code has {FEATURE_VERSION}"
+        )
+    heads: dict[str, Head] = {}
+    with np.load(artifact_dir / "model.npz", allow_pickle=False) as npz:
+        for name, hm in meta["heads"].items():
+            heads[name] = Head(
+                name, list(hm["classes"]), npz[f"{name}__W"].astype(np.float32), npz[f"{name}__b"].astype(np.float32),
+                float(hm["temperature"]), npz[f"{name}__bias"].astype(np.float32), float(hm.get("kw_boost", 0.0)),
+                dict(hm.get("thresholds", {})),
+            )
+    return heads, meta
+
+
+class CivicClassifier:
+    """Implements :class:`classifiers.api.Classifier`."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        heads: dict[str, Head],
+        meta: dict[str, Any],
+        *,
+        artifact_hash: str = "",
+        gazetteer: Gazetteer | None = None,
+        review_threshold: float = 0.5,
+        geocoder: Any = None,
+        jobs: int | None = 1,
+        artifact_dir: Path | None = None,
+    ) -> None:
+        missing = [h for h in HEADS if h not in heads]
+        if missing:
+            raise ArtifactError(f"artifact lacks heads {missing}")
+        self.heads = heads
+        self.meta = meta
+        self.version = str(meta.get("version", VERSION))
+        self.artifact_hash = artifact_hash
+        self.review_threshold = review_threshold
+        self.thresholds: dict[str, float] = dict(DEFAULT_THRESHOLDS)
+        self.thresholds.update(meta.get("thresholds", {}))
+        self.thresholds.update(heads["urgency"].thresholds)
+        self.featurizer = Featurizer(int(meta.get("n_features", 2**18)))
+        self._order = list(HEADS)
+        self._W = np.hstack([heads[h].W for h in self._order]).astype(np.float32)
+        self._b = np.concatenate([heads[h].b for h in self._order]).astype(np.float32)
+        sizes = [len(heads[h].classes) for h in self._order]
+        self._slices = {}
+        start = 0
+        for h, k in zip(self._order, sizes, strict=True):
+            self._slices[h] = slice(start, start + k)
+            start += k
+        self._centered = {h: heads[h].W - heads[h].W.mean(axis=1, keepdims=True) for h in self._order}
+        # large batches are split over ``jobs`` processes (each loads the same artifact once)
+        self.jobs = max(1, jobs if jobs is not None else min(2, os.cpu_count() or 1))
+        self._artifact_dir = artifact_dir
+        self._gazetteer = gazetteer
+        self._geocoder = geocoder
+        self._pool: ProcessPoolExecutor | None = None
+        self.language = LanguageDetectorOffline(english_vocab=meta.get("english_vocab", ()))
+        self.locations = LocationExtractor(gazetteer, geocoder)
+
+    @classmethod
+    def load(cls, artifact_dir: Path | None = None, **kwargs: Any) -> CivicClassifier:
+        d = Path(artifact_dir) if artifact_dir is not None else DEFAULT_ARTIFACT_DIR
+        heads, meta = load_heads(d)
+        return cls(heads, meta, artifact_hash=artifact_hash(d), artifact_dir=d, **kwargs)
+
+    # -- parallel batches ----------------------------------------------------------------------
+    def _parallel(self, n: int) -> bool:
+        return self.jobs > 1 and n >= PARALLEL_MIN_BATCH and self._artifact_dir is not None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            args = (str(self._artifact_dir), self._gazetteer, self.review_threshold, self._geocoder)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.jobs - 1, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                initargs=args,
+            )
+            weakref.finalize(self, self._pool.shutdown, wait=True, cancel_futures=True)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker processes (if any were started)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        texts = [t if isinstance(t, str) else "" for t in texts]
+        if not self._parallel(len(texts)):
+            return self._predict(texts)
+        pool = self._get_pool()
+        size = -(-len(texts) // self.jobs)
+        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        futures = [pool.submit(_worker_predict, c) for c in chunks[1:]]
+        out = self._predict(chunks[0])
+        for f in futures:
+            out.extend(f.result())
+        return out
+
+    # -- scoring -------------------------------------------------------------------------------
+    def probabilities(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], list[Analysis]]:
+        """Calibrated class probabilities per head (model only, before rules)."""
+        X, analyses = self.featurizer.transform(texts)
+        logits = np.asarray(X @ self._W) + self._b
+        probs = {
+            h: self.heads[h].proba_from_logits(
+                logits[:, self._slices[h]], lexicon_matrix(analyses, h, self.heads[h].classes)
+            )
+            for h in self._order
+        }
+        return probs, analyses
+
+    def urgency_decision(self, p: Sequence[float], rules: list[str]) -> tuple[int, float, list[str]]:
+        """Model probabilities + danger rules -> (class index, score, rules used)."""
+        return urgency_decision(p, rules, self.heads["urgency"].classes, self.thresholds)
+
+    def _predict(self, texts: list[str]) -> list[Prediction]:
+        if not texts:
+            return []
+        probs, analyses = self.probabilities(texts)
+        langs = self.language.detect(texts)
+        locs = self.locations.extract(texts)
+        topics = self.heads["topic"].classes
+        sentiments = self.heads["sentiment"].classes
+        yes = self.heads["relevance"].classes.index("yes")
+        urg_classes = self.heads["urgency"].classes
+        n = len(texts)
+        p_rel = probs["relevance"][:, yes]
+        relevant = p_rel >= 0.5
+        t_idx = probs["topic"].argmax(axis=1)
+        s_idx = probs["sentiment"].argmax(axis=1)
+        rows = np.arange(n)
+        p_rel_l = p_rel.tolist()
+        rel_l = relevant.tolist()
+        t_idx_l, t_score_l = t_idx.tolist(), probs["topic"][rows, t_idx].tolist()
+        s_idx_l, s_score_l = s_idx.tolist(), probs["sentiment"][rows, s_idx].tolist()
+        p_urg = probs["urgency"].tolist()
+        urg = [self.urgency_decision(p_urg[i], analyses[i].rules) for i in range(n)]
+        chosen = {
+            "relevance": np.where(relevant, yes, 1 - yes),
+            "topic": t_idx,
+            "urgency": np.array([u[0] for u in urg], dtype=np.int64),
+            "sentiment": s_idx,
+        }
+        evidence = self._evidence(analyses, chosen)
+        out: list[Prediction] = []
+        for i, an in enumerate(analyses):
+            pr = p_rel_l[i]
+            is_rel = rel_l[i]
+            ti, si = t_idx_l[i], s_idx_l[i]
+            topic, topic_score = (topics[ti], t_score_l[i]) if is_rel else ("none", 1.0 - pr)
+            u_idx, u_score, used_rules = urg[i]
+            s_score = s_score_l[i]
+            lang, lang_score, lang_rule = langs[i]
+            ev = evidence[i]
+            if is_rel:
+                kw = [f"keyword:{p}" for t, p in an.keywords if t == topics[ti]]
+                ev["topic"] = list(dict.fromkeys(kw[:2] + ev["topic"]))
+            else:
+                ev["topic"] = list(ev["relevance"])
+            if used_rules:
+                fired = ["rule:" + r for r in used_rules]
+                ev["urgency"] = fired + [e for e in ev["urgency"] if e not in fired]
+            if an.sentiment_hits:
+                ev["sentiment"] = list(dict.fromkeys(ev["sentiment"] + ["lexicon:" + h for h in an.sentiment_hits[:3]]))
+            ev["language"] = [lang_rule]
+            scores = {
+                "relevance": pr if is_rel else 1.0 - pr,
+                "topic": topic_score,
+                "urgency": u_score,
+                "sentiment": s_score,
+                "language": lang_score,
+            }
+            out.append(
+                Prediction(
+                    relevant=is_rel,
+                    relevance_score=pr,
+                    topic=topic,
+                    topic_score=topic_score,
+                    urgency=urg_classes[u_idx],
+                    urgency_score=u_score,
+                    sentiment=sentiments[si],
+                    sentiment_score=s_score,
+                    language=lang,
+                    language_score=lang_score,
+                    locations=locs[i],
+                    evidence=ev,
+                    needs_review=[k for k, v in scores.items() if v < self.review_threshold],
+                )
+            )
+        return out
+
+    def _evidence(self, analyses: Sequence[Analysis], chosen: dict[str, np.ndarray], k: int = 4) -> list[
+        dict[str, list[str]]
+    ]:
+        """Per post and head: the readable tokens that pushed most towards the chosen class."""
+        toks: list[str] = []
+        doc: list[int] = []
+        for i, an in enumerate(analyses):
+            ts = list(dict.fromkeys(an.tokens))
+            toks.extend(ts)
+            doc.extend([i] * len(ts))
+        out: list[dict[str, list[str]]] = [{h: [] for h in HEADS} for _ in analyses]
+        if not toks:
+            return out
+        doc_a = np.asarray(doc, dtype=np.int64)
+        idx_a, sign_a = self.featurizer.indices_of(toks)
+        starts = np.searchsorted(doc_a, np.arange(len(analyses)))
+        for h in HEADS:
+            c = self._centered[h][idx_a, chosen[h][doc_a]] * sign_a
+            order = np.lexsort((-c, doc_a))
+            rank = np.arange(len(order)) - starts[doc_a[order]]
+            keep = order[(rank < k) & (c[order] > 0)]
+            for j in keep.tolist():
+                t = toks[j]
+                out[doc[j]][h].append(t if t[0] != "_" else readable(t))
+        return out
+
+
+_WORKER: CivicClassifier | None = None
+
+
+def _init_worker(artifact_dir: str, gazetteer: Gazetteer | None, review_threshold: float, geocoder: Any) -> None:
+    global _WORKER
+    _WORKER = CivicClassifier.load(
+        Path(artifact_dir), gazetteer=gazetteer, review_threshold=review_threshold, geocoder=geocoder, jobs=1
+    )
+
+
+def _worker_predict(texts: list[str]) -> list[Prediction]:
+    assert _WORKER is not None
+    return _WORKER._predict(texts)
+
+
+def lexicon_matrix(analyses: Sequence[Analysis], head: str, classes: Sequence[str]) -> np.ndarray | None:
+    """Per post and class, how many hand-written lexicon entries point at the class (capped at 2):
+    topic keywords for the topic head (any of them for relevance), danger-rule levels for urgency."""
+    if head not in ("topic", "urgency", "relevance"):
+        return None
+    col = {c: j for j, c in enumerate(classes)}
+    K = np.zeros((len(analyses), len(classes)), dtype=np.float32)
+    if head == "relevance":  # any service keyword is evidence of a service request
+        K[:, col["yes"]] = [min(2, len(an.keywords)) for an in analyses]
+        return K
+    for i, an in enumerate(analyses):
+        hits = [t for t, _ in an.keywords] if head == "topic" else [RULE_LEVEL[r] for r in an.rules]
+        for c in hits:
+            j = col.get(c)
+            if j is not None and K[i, j] < 2:
+                K[i, j] += 1
+    return K
+
+
+def urgency_decision(
+    p: Sequence[float] | np.ndarray, rules: Sequence[str], classes: Sequence[str], thresholds: dict[str, float]
+) -> tuple[int, float, list[str]]:
+    """Emergency first: a danger rule lifts the model's emergency probability unless the model is
+    sure there is no urgency at all; then emergency and high are decided on their own thresholds."""
+    em, hi = classes.index("emergency"), classes.index("high")
+    q = p.tolist() if isinstance(p, np.ndarray) else [float(x) for x in p]
+    fired_em = [r for r in rules if r in _EMERGENCY_RULE_NAMES]
+    used: list[str] = []
+    if fired_em and q[em] + q[hi] >= thresholds["emergency_rule"]:
+        used = fired_em
+        q[em] = max(q[em], 0.5 + 0.1 * len(fired_em))
+        total = sum(q)
+        q = [x / total for x in q]
+    if q[em] >= thresholds["emergency"]:
+        return em, q[em], used
+    if q[em] + q[hi] >= thresholds["urgent"]:
+        return hi, q[em] + q[hi], used
+    j = max((i for i in range(len(classes)) if i not in (em, hi)), key=lambda i: q[i])
+    return j, q[j], used
+
+
+# "urgent" (high-or-emergency) was chosen on the leave-one-source-out crisis folds: recall first
+DEFAULT_THRESHOLDS: dict[str, float] = {"emergency": 0.35, "urgent": 0.2, "emergency_rule": 0.05}
+
+
+def _emergency_rule_names() -> frozenset[str]:
+    from classifiers.lexicons import EMERGENCY_RULES
+
+    return frozenset(r.name for r in EMERGENCY_RULES)
+
+
+_EMERGENCY_RULE_NAMES = _emergency_rule_names()
