@@ -39,7 +39,7 @@ bench: $(RUN_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy civic_listener listener classifiers responders models
+	$(BIN)/mypy -p civic_listener -p listener -p classifiers -p responders -p models
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .

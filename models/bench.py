@@ -339,6 +339,7 @@ def bench_cities(cities: int = 50, posts: int = 1_000_000) -> dict[str, Any]:
         finally:
             engine.dispose()
 
+
 if __name__ == "__main__":
     import json
     import sys

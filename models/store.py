@@ -65,10 +65,12 @@ def city_ids(engine: Engine) -> dict[str, int]:
 
 def _insert_ignore(conn: Connection, table: sa.Table) -> Any:
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def insert_posts(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:

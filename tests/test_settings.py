@@ -86,7 +86,9 @@ def _names(model: type[BaseModel], prefix: str) -> list[str]:
 def test_readme_documents_every_setting() -> None:
     text = README.read_text(encoding="utf-8")
     missing = [
-        n for n in _names(Settings, "") if n != "cities" and f"CIVIC_{n.upper().replace('.', '__')}" not in text
+        n
+        for n in _names(Settings, "")
+        if n != "cities" and f"CIVIC_{n.upper().replace('.', '__')}" not in text
     ]
     missing += [n for n in CitySettings.model_fields if not re.search(rf"`{n}`", text)]
     assert not missing, f"settings not documented in README.md: {missing}"
