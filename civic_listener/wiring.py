@@ -115,10 +115,10 @@ class CityClassifier:
     """One city's view of a shared classifier: the same trained model (nothing is copied or
     loaded again), with place names found by the city's own gazetteer.
 
-    Labels other than locations do not depend on the gazetteer, so the shared model predicts
-    them and this view replaces each prediction's ``locations``. (Swapping the extractor on
-    a shallow copy would not do: large batches are split over worker processes started with
-    the shared classifier's gazetteer.)
+    Labels other than locations do not depend on the gazetteer. A classifier that offers
+    ``with_gazetteer`` (the trained one) predicts through a view that shares its heads and
+    worker processes and finds places once, with the city's gazetteer, in this process; any
+    other classifier predicts as usual and this view replaces each prediction's ``locations``.
     """
 
     def __init__(self, base: Classifier, locations: Any) -> None:
@@ -127,6 +127,10 @@ class CityClassifier:
         self.name = base.name
         self.version = base.version
         self.artifact_hash = base.artifact_hash
+        with_gazetteer = getattr(base, "with_gazetteer", None)
+        self._view: Classifier | None = (
+            with_gazetteer(locations.gazetteer, locations.geocoder) if with_gazetteer else None
+        )
 
     @classmethod
     def for_city(cls, base: Classifier, city: CitySettings) -> CityClassifier:
@@ -139,6 +143,8 @@ class CityClassifier:
         return cls(base, LocationExtractor(gazetteer, geocoder))
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        if self._view is not None:
+            return self._view.predict(texts)
         predictions = self.base.predict(texts)
         places = self.locations.extract([t if isinstance(t, str) else "" for t in texts])
         return [

@@ -147,9 +147,44 @@ def match_rules(lowered: str, words: Iterable[str]) -> list[str]:
     for mark in ("911", "?", "¿"):
         if mark in lowered:
             candidates |= t4.get(mark, set())
+    if not lowered.isascii() and _NON_LATIN.search(lowered):
+        candidates = set(_ALL_RULES)  # scripts without spaces or Latin prefixes: every rule's regex runs
     if not candidates:
         return []
     return [name for name, rx, _, _ in _RULES if name in candidates and rx.search(lowered)]
+
+
+HEDGE_WINDOW = 40  # characters before a life-safety match where a hedge word counts
+_EMERGENCY_NAMES = frozenset(r.name for r in lx.EMERGENCY_RULES)
+_ALL_RULES = frozenset(name for name, _, _, _ in _RULES)
+_NON_LATIN = re.compile(r"[^\x00-\u024f\u1e00-\u1eff]")
+_CJK_KW = {p: t for t, ps in lx.CJK_TOPIC_KEYWORDS.items() for p in ps}
+_CJK_RX = re.compile("|".join(re.escape(p) for p in sorted(_CJK_KW, key=len, reverse=True)))
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+
+
+def match_cjk_keywords(text: str) -> list[tuple[str, str]]:
+    """(topic, phrase) for the Chinese keywords found as substrings (no word boundaries there)."""
+    if text.isascii() or not _CJK_CHAR.search(text):
+        return []
+    return [(_CJK_KW[m.group(0)], m.group(0)) for m in _CJK_RX.finditer(text)]
+
+
+def life_safety(lowered: str) -> tuple[list[str], bool]:
+    """The life-safety patterns found in a lowercased text, and whether one of the hedgeable ones
+    was set aside because the words just before it speak of harm as possible ("someone is going
+    to get hit", "casi fue atropellado")."""
+    found: list[str] = []
+    hedged = False
+    for rule in lx.LIFE_SAFETY:
+        m = rule.pattern.search(lowered)
+        if m is None:
+            continue
+        if rule.name in lx.HEDGEABLE and lx.HEDGE.search(lowered, max(0, m.start() - HEDGE_WINDOW), m.end()):
+            hedged = True
+            continue
+        found.append(rule.name)
+    return found, hedged
 
 
 def match_keywords(words: Sequence[str]) -> list[tuple[str, str]]:
@@ -179,6 +214,8 @@ class Analysis:
     rules: list[str] = field(default_factory=list)  # urgency rules that fired
     keywords: list[tuple[str, str]] = field(default_factory=list)  # (topic, matched text)
     sentiment_hits: list[str] = field(default_factory=list)
+    hedged: bool = False  # a life-safety match set aside: the harm is spoken of as possible
+    life_safety: list[str] = field(default_factory=list)  # life-safety patterns that make it an emergency
 
 
 def normalise(text: str) -> tuple[str, list[str]]:
@@ -293,7 +330,9 @@ def analyse(text: str) -> tuple[list[tuple[str, float]], Analysis]:
         an.rules.append(name)
         extra.append("_rule_" + name)
         extra.append("_lvl_" + RULE_LEVEL[name])
-    for topic, phrase in match_keywords(words):
+    if an.rules and not _EMERGENCY_NAMES.isdisjoint(an.rules):
+        an.life_safety, an.hedged = life_safety(lowered)
+    for topic, phrase in match_keywords(words) + match_cjk_keywords(lowered):
         an.keywords.append((topic, phrase))
         extra.append("_kw_" + topic)
     feats.extend([(e, 1.0) for e in extra])

@@ -47,6 +47,9 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\bincendio\b",
             r"\bse (?:est[aá] )?quemando\b",
             r"\bfuego\b",
+            r"\bsmoke (?:in|from) (?:the|a|my|our) (?:house|home|building|apartment|hallway|basement|kitchen)",
+            r"\b(?:dife|chá(?:y|y nhà)|đám cháy)\b",
+            r"着火|火灾|失火|起火|冒烟",
         ),
     ),
     Rule(
@@ -59,7 +62,12 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\bolor a gas\b",
             r"\bfuga de gas\b",
             r"\bcarbon monoxide\b",
-            r"\bco (?:alarm|detector)\b",
+            r"\bco (?:alarm|detector)s?\b",
+            r"\bhuele (?:mucho )?a gas\b",
+            r"\bmon[oó]xido de carbono\b",
+            r"\b(?:mùi|rò rỉ) (?:khí )?gas\b",
+            r"\bsant gaz\b|\bgaz (?:ap )?koule\b",
+            r"煤气|燃气|瓦斯|一氧化碳",
         ),
     ),
     Rule(
@@ -71,7 +79,7 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"(?:down|fell|fallen|on the (?:ground|road|street|car))",
             r"\bdown(?:ed)? (?:power |electric(?:al)? )?(?:lines?|wires?)\b",
             r"\bwires? (?:are |is )?(?:down|sparking|on the (?:ground|road|street))",
-            r"\bsparking\b",
+            r"\bsparking\b|\bsparks? (?:coming|flying)\b",
             r"\bcables? (?:eléctricos? )?(?:caídos?|en el suelo)\b",
         ),
     ),
@@ -130,6 +138,7 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\bwater rising (?:fast|quickly)\b",
             r"\bse (?:está )?inundando (?:mi|la|nuestra) casa\b",
             r"\bflash flood\b",
+            r"\bwater (?:\w+ ){0,4}(?:outlets?|electrical panel|breaker box|fuse box|wiring)\b",
             r"\brescue (?:boat|needed)\b",
             r"\bneed(?:s)? (?:to be )?rescued?\b",
         ),
@@ -149,7 +158,7 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
         _rx(
             r"\bcall(?:ed|ing)? 911\b",
             r"\b911\b",
-            r"\bemergency!|\bemergencia\b",
+            r"\bemergency!|\bemergencia\b(?! de nieve)",
             r"\bsos\b",
             r"\bmayday\b",
             r"\bhelp (?:us|me) (?:please|now|asap)\b",
@@ -158,9 +167,107 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\bauxilio\b",
             r"\bsomeone (?:is )?(?:dying|dead)\b",
             r"\bdead body\b",
+            r"打(?:了)?\s?911|报警",
         ),
     ),
 )
+
+# --- life safety: a match makes the post urgency "emergency" outright (recall first) -----------
+# Narrower than the danger rules above (which also feed the models): only clear patterns of danger
+# to life now.  Checked only when an emergency-level danger rule has fired.  Matches of the
+# ``HEDGEABLE`` ones do not count when ``HEDGE`` shows the harm is possible rather than happening.
+_HOME = r"(?:house|home|building|apartment|apt|unit|basement|kitchen|garage|hallway|porch|deck|roof|attic|store|restaurant)"
+LIFE_SAFETY: tuple[Rule, ...] = (
+    Rule("gas_leak", "emergency", EMERGENCY_RULES[1].pattern),
+    Rule(
+        "fire",
+        "emergency",
+        _rx(
+            r"\b(?:house|building|apartment|car|truck|kitchen|electrical|structure|dumpster|garage|brush|grass|"
+            r"deck|porch|roof|trash can|mattress)\s+(?:is |was )?(?:on )?fire\b",
+            r"\b(?:fire|smoke) (?:in|at|inside|coming from|pouring (?:out of|from)) (?:the|a|my|our|that|this) "
+            r"(?:\w+ )?" + _HOME,
+            _HOME + r"\s+(?:is |was )?(?:on fire|burning|in flames)",
+            r"\bflames (?:coming|shooting|through|from|out)\b",
+            r"\bsmoke (?:is )?(?:coming|pouring|billowing) (?:out|from)\b",
+            r"\bcaught fire\b", r"\bfire spreading\b", r"\bdeck is burning\b",
+            r"\bincendio\b", r"\bse (?:est[aá] )?quemando\b", r"\bdife\b", r"\bchá(?:y|y nhà)\b|\bđám cháy\b",
+            r"着火|火灾|失火|起火",
+        ),
+    ),
+    Rule(
+        "live_wire",
+        "emergency",
+        _rx(
+            r"\blive (?:electric(?:al)? )?wires?\b",
+            r"\b(?:power|electric(?:al)?|utility) lines? (?:is |are )?(?:down|fell|fallen|on the (?:ground|road|street|car))",
+            r"\bdown(?:ed)? (?:power |electric(?:al)? )?(?:lines?|wires?)\b",
+            r"\bwires? (?:are |is )?(?:down|sparking|on the (?:ground|road|street))",
+            r"\b(?:wires?|transformer|pole|outlet|line)s? (?:is |are )?(?:sparking|arcing|exploded|blew)",
+            r"\bsparks? (?:coming|flying)\b",
+            r"\bcables? (?:eléctricos? )?(?:caídos?|en el suelo)\b",
+        ),
+    ),
+    Rule(
+        "person_hurt",
+        "emergency",
+        _rx(
+            r"\b(?:hit by an? (?:car|truck|bus|van|vehicle|driver)|got hit by|was hit by|struck by an? (?:car|truck|bus|vehicle)|"
+            r"run over|hit and run)\b",
+            r"\b(?:not breathing|unconscious|unresponsive|passed out|overdos(?:e|ed|ing)|having a (?:seizure|heart attack)|"
+            r"bleeding (?:badly|heavily|everywhere|a lot)|(?:can'?t|cannot) breathe|seriously (?:hurt|injured))\b",
+            r"\b(?:trapped|stuck) (?:in|inside|under) (?:the |a |my |our |his |her |their )?(?:car|house|building|elevator|"
+            r"rubble|debris|fire|water|basement|apartment|vehicle)\b",
+            r"\bpeople (?:are )?(?:trapped|stranded on roofs?)\b", r"\bunder (?:the )?rubble\b",
+            r"\b(?:inconsciente|atropellad[oa]|atrapad[oa]s?|no respira|ahog[aá]ndose)\b",
+        ),
+    ),
+    Rule(
+        "violence",
+        "emergency",
+        _rx(
+            r"\bshots? fired\b", r"\bgun ?shots?\b", r"\bshooter\b", r"\bstabb(?:ed|ing)\b",
+            r"\b(?:someone|somebody|guy|man|person) (?:got |was |has been |been )?shot\b",
+            r"\bshooting (?:on|at|in) (?:the |my |our |a )?(?:street|corner|park|block|school|house|building|\w+ (?:st|street|ave))\b",
+            r"\bsomeone with a (?:gun|knife)\b", r"\b(?:pulled|waving) a (?:gun|knife)\b",
+            r"\b(?:being|getting) (?:attacked|assaulted|robbed|beaten)\b",
+            r"\bdisparos\b", r"\bbalacera\b", r"\btiroteo\b", r"\bapuñal\w*\b",
+            r"\bexplosions?\b", r"\bexploded\b", r"\bexplosión\b",
+        ),
+    ),
+    Rule(
+        "water_with_power",
+        "emergency",
+        _rx(
+            r"\bwater (?:is )?(?:coming|pouring|rushing|getting|leaking) (?:in ?to|into|inside|through) (?:my|our|the|their) "
+            + _HOME + r"[^.!?]{0,80}\b(?:electric\w*|outlets?|panel|breakers?|wiring|wires|power)\b",
+            r"\b(?:electric\w*|outlets?|panel|breakers?|wiring|wires)\b[^.!?]{0,60}\b(?:under ?water|flooded|flooding|wet|water (?:pouring|coming|leaking))",
+            r"\bwater (?:\w+ ){0,4}(?:outlets?|electrical panel|breaker box|fuse box|wiring)\b",
+        ),
+    ),
+    Rule(
+        "collapse",
+        "emergency",
+        _rx(
+            r"\b(?:building|house|roof|wall|ceiling|bridge|balcony|porch|stairs?)\s+(?:has\s+)?(?:collapsed|collapsing|caved in|"
+            r"fell down|is falling)\b",
+            r"\b(?:se )?derrumb[oó]\b",
+        ),
+    ),
+    Rule(
+        "call_911",
+        "emergency",
+        _rx(
+            r"\b(?:call(?:ed)?|dial(?:ed)?|calling|dialing) 911\b", r"\bllam\w* (?:al )?911\b", r"\bg[oọ]i 911\b",
+            r"\brele 911\b", r"打(?:了)?\s?911|报警",
+        ),
+    ),
+)
+HEDGE = _rx(
+    r"\b(?:almost|nearly|casi|before (?:a|an|some|someone|somebody|the)|until someone|how many more|could|might|would|"
+    r"will|going to|gonna|about to|waiting for|if|afraid|worried|risk of|someday|one day|un d[ií]a)\b",
+)
+HEDGEABLE: frozenset[str] = frozenset(["person_hurt", "violence"])
 
 # --- urgency: high = a hazard needing same-day action ----------------------------------------
 HIGH_RULES: tuple[Rule, ...] = (
@@ -849,15 +956,15 @@ SARCASM_CUES: tuple[str, ...] = (
 
 # Cheap gates: a rule's regex runs only when one of these word prefixes (first 4 letters) occurs.
 RULE_TRIGGERS: dict[str, str] = {
-    "fire": "fire flam burn smok ince quem fueg wild bush",
-    "gas_leak": "gas smel odor odou olor fuga carbo",
+    "fire": "fire flam burn smok ince quem fueg wild bush dife",
+    "gas_leak": "gas smel odor odou olor fuga carbo huel sant gaz mono co",
     "live_wire": "live powe elec util wire spar cabl line",
     "person_hurt": "hurt inju blee uncon breat colla unres trap stuc drow hit struc overd seiz heart "
                    "buri rubb dyin need send seri "
                    "heri sang inco atro atra ahog respi attack",
     "violence": "shot shoo gun gunf stab knif atta assa robb beat break dome kidn disp bala tiro apuñ pega "
                 "roba mata bomb expl",
-    "flood_into_homes": "into insid flood under swept risin rescu inund",
+    "flood_into_homes": "into insid flood under swept risin rescu inund wate",
     "collapse": "buil hous roof wall ceil brid balc porc cave derr cola colla",
     "call_911": "911 emer sos mayd help ayud auxi dyin dead",
     "tree_blocking": "tree limb bran árbo rama",
@@ -872,4 +979,63 @@ RULE_TRIGGERS: dict[str, str] = {
                      "advi watch stay road brid highw airp schoo",
     "thanks": "thank great well appre graci kudos shout",
     "question": "? ¿",
+}
+
+# --- more topic keywords: the words residents use, in the languages a US city hears most -------
+# (English and Spanish variants, Haitian Creole and Vietnamese; merged into TOPIC_KEYWORDS)
+MORE_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "pothole": ("hole in the road", "hole in the street", "holes in the road", "road is falling apart", "hoyo",
+                "hoyos", "twou", "gwo twou", "ổ gà", "hubcap", "blew my tire", "flat tire"),
+    "streetlight": ("lights are out", "street lights out", "lamp is out", "pitch black", "pitch dark", "gas lamp",
+                    "farol", "luces de la calle", "lámpara", "limyè lari", "đèn đường", "light has been out"),
+    "trash": ("trash pickup", "trash day", "recycling day", "collection day", "toter", "recogieron",
+              "recogida", "contenedor", "bote de basura", "fatra", "ranmase fatra", "rác", "thu gom rác"),
+    "dumping": ("futon", "futons", "dresser", "mattresses", "dump pile", "bulk trash", "colchones",
+                "matla", "kanape", "jete", "vứt rác", "đổ rác", "illegally dumped", "construction debris"),
+    "graffiti": ("tags", "spray painted", "sprayed", "graffiti'd", "grafiti", "vẽ bậy"),
+    "snow_ice": ("snow emergency", "not shoveled", "shoveling", "sheet of ice", "snow removal", "palear",
+                 "palearon", "nèj", "glas", "tuyết", "cào tuyết", "dọn tuyết", "plowing", "slippery"),
+    "tree": ("tree down", "fallen tree", "dead tree", "tree roots", "árboles", "pye bwa", "cây đổ", "cành cây"),
+    "sidewalk": ("sidewalks", "twotwa", "vỉa hè", "acera rota", "wheelchair"),
+    "signal_sign": ("traffic lights", "walk sign", "signal is out", "lights are dark", "crossing signal",
+                    "semáforos", "siyal", "limyè wouj", "đèn giao thông", "biển báo", "señales"),
+    "traffic_safety": ("speed", "crossing guard", "ran a red", "blow the red", "blew the red", "red light runner",
+                       "road diet", "almost got hit", "nearly hit", "cars fly", "atropellado", "cruce peatonal",
+                       "muy rápido", "kouri twò vit", "dòdàn", "quá nhanh", "tốc độ", "chạy nhanh"),
+    "parking": ("blocking my garage", "blocked my driveway", "parking ticket", "resident parking", "remolcaron",
+                "grúa", "estacionó", "garaje", "pakin", "remoke", "đậu xe", "bãi đậu xe"),
+    "water_sewer": ("underwater", "brown water", "water is brown", "pipe burst", "burst pipe", "broken pipe",
+                    "water main break", "tubería", "inundado", "dlo", "tiyo", "egou", "ngập", "ống nước", "cống",
+                    "nước"),
+    "parks": ("columpio", "pak", "công viên", "tot lot", "rink"),
+    "noise": ("blasting", "loud bar", "loud neighbors", "construction at", "bri", "mizik", "tiếng ồn", "ồn ào",
+              "ruidoso"),
+    "pests": ("rodent", "sourit", "ravèt", "chuột", "gián", "ratón"),
+    "encampment": ("sin hogar", "san kay", "zegwi", "vô gia cư", "kim tiêm", "sleeping on", "outreach"),
+    "housing": ("inspector", "inspectional services", "heat not working", "no heat", "agua caliente", "chofaj",
+                "mèt kay", "apatman", "dlo cho", "lwaye", "chủ nhà", "nước nóng", "sưởi", "căn hộ", "apartamento"),
+    "other_service": ("311 app", "website", "permits", "trámite", "certificado"),
+}
+for _topic, _words in MORE_TOPIC_KEYWORDS.items():
+    TOPIC_KEYWORDS[_topic] = tuple(dict.fromkeys(TOPIC_KEYWORDS[_topic] + _words))
+
+# Chinese has no spaces between words: these keywords are matched as substrings.
+CJK_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "pothole": ("坑洞", "坑洼", "路面破损", "大坑"),
+    "streetlight": ("路灯", "路燈", "街灯"),
+    "trash": ("垃圾", "收垃圾", "回收"),
+    "dumping": ("乱扔", "亂扔", "丢弃", "床垫", "沙发"),
+    "graffiti": ("涂鸦", "塗鴉", "乱涂", "亂塗"),
+    "snow_ice": ("铲雪", "鏟雪", "积雪", "積雪", "扫雪", "结冰", "結冰", "下雪"),
+    "tree": ("树枝", "樹枝", "倒树", "大树", "樹倒"),
+    "sidewalk": ("人行道",),
+    "signal_sign": ("红绿灯", "紅綠燈", "信号灯", "交通灯", "路牌", "标志"),
+    "traffic_safety": ("超速", "开太快", "開太快", "斑马线", "過馬路"),
+    "parking": ("停车", "停車", "拖车", "拖車"),
+    "water_sewer": ("漏水", "下水道", "水管", "积水", "積水", "淹水"),
+    "parks": ("公园", "公園", "篮球场", "籃球場", "游乐场"),
+    "noise": ("噪音", "太吵", "很吵"),
+    "pests": ("老鼠", "蟑螂"),
+    "encampment": ("针头", "針頭", "无家可归", "無家可歸", "流浪汉"),
+    "housing": ("暖气", "暖氣", "房东", "房東", "热水", "熱水", "公寓"),
 }

@@ -9,6 +9,7 @@ the same result as the same posts one at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import multiprocessing as mp
@@ -25,6 +26,7 @@ import numpy as np
 from classifiers.api import Prediction
 from classifiers.features import FEATURE_VERSION, RULE_LEVEL, Analysis, Featurizer, readable
 from classifiers.language import LanguageDetectorOffline
+from classifiers.lexicons import EMERGENCY_RULES
 from classifiers.location import Gazetteer, LocationExtractor
 
 NAME = "civic-classifier"
@@ -200,16 +202,29 @@ class CivicClassifier:
             self._pool = None
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        return self._run(texts, None)
+
+    def with_gazetteer(self, gazetteer: Gazetteer, geocoder: Any = None) -> GazetteerView:
+        """A view of this classifier that finds places with another city's gazetteer: it shares
+        the heads and the worker processes (nothing is loaded again); its location extraction
+        runs in the calling process, so workers never need the gazetteer."""
+        return GazetteerView(self, LocationExtractor(gazetteer, geocoder if geocoder is not None else self._geocoder))
+
+    def _run(self, texts: Sequence[str], extractor: LocationExtractor | None) -> list[Prediction]:
         texts = [t if isinstance(t, str) else "" for t in texts]
         if not self._parallel(len(texts)):
-            return self._predict(texts)
+            return self._predict(texts, extractor)
         pool = self._get_pool()
         size = -(-len(texts) // self.jobs)
         chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-        futures = [pool.submit(_worker_predict, c) for c in chunks[1:]]
-        out = self._predict(chunks[0])
-        for f in futures:
-            out.extend(f.result())
+        futures = [pool.submit(_worker_predict, c, extractor is None) for c in chunks[1:]]
+        out = self._predict(chunks[0], extractor)
+        places = [extractor.extract(c) for c in chunks[1:]] if extractor is not None else []
+        for j, f in enumerate(futures):
+            preds = f.result()
+            if extractor is not None:
+                preds = [dataclasses.replace(p, locations=loc) for p, loc in zip(preds, places[j], strict=True)]
+            out.extend(preds)
         return out
 
     # -- scoring -------------------------------------------------------------------------------
@@ -225,24 +240,30 @@ class CivicClassifier:
         }
         return probs, analyses
 
-    def urgency_decision(self, p: Sequence[float], rules: list[str]) -> tuple[int, float, list[str]]:
+    def urgency_decision(self, p: Sequence[float], an: Analysis) -> tuple[int, float, list[str]]:
         """Model probabilities + danger rules -> (class index, score, rules used)."""
-        return urgency_decision(p, rules, self.heads["urgency"].classes, self.thresholds)
+        return urgency_decision(p, an.rules, self.heads["urgency"].classes, self.thresholds, an.life_safety)
 
-    def _predict(self, texts: list[str]) -> list[Prediction]:
+    def _predict(self, texts: list[str], extractor: LocationExtractor | None = None, *, places: bool = True) -> list[
+        Prediction
+    ]:
         if not texts:
             return []
         probs, analyses = self.probabilities(texts)
         langs = self.language.detect(texts)
-        locs = self.locations.extract(texts)
+        locs = (extractor or self.locations).extract(texts) if places else [[] for _ in texts]
         topics = self.heads["topic"].classes
         sentiments = self.heads["sentiment"].classes
         yes = self.heads["relevance"].classes.index("yes")
         urg_classes = self.heads["urgency"].classes
         n = len(texts)
         p_rel = probs["relevance"][:, yes]
-        relevant = p_rel >= 0.5
+        relevant = np.array([relevance_decision(float(p_rel[i]), analyses[i]) for i in range(len(texts))], dtype=bool)
         t_idx = probs["topic"].argmax(axis=1)
+        for i, an in enumerate(analyses):
+            forced_topic = topic_override(an) if an.life_safety else None
+            if forced_topic is not None:
+                t_idx[i] = topics.index(forced_topic)
         s_idx = probs["sentiment"].argmax(axis=1)
         rows = np.arange(n)
         p_rel_l = p_rel.tolist()
@@ -250,7 +271,7 @@ class CivicClassifier:
         t_idx_l, t_score_l = t_idx.tolist(), probs["topic"][rows, t_idx].tolist()
         s_idx_l, s_score_l = s_idx.tolist(), probs["sentiment"][rows, s_idx].tolist()
         p_urg = probs["urgency"].tolist()
-        urg = [self.urgency_decision(p_urg[i], analyses[i].rules) for i in range(n)]
+        urg = [self.urgency_decision(p_urg[i], analyses[i]) for i in range(n)]
         chosen = {
             "relevance": np.where(relevant, yes, 1 - yes),
             "topic": t_idx,
@@ -274,7 +295,9 @@ class CivicClassifier:
             else:
                 ev["topic"] = list(ev["relevance"])
             if used_rules:
-                fired = ["rule:" + r for r in used_rules]
+                fired = [("life-safety rule:" + r[12:]) if r.startswith("life_safety:") else "rule:" + r for r in used_rules]
+                if used_rules[0].startswith("life_safety:"):
+                    fired.insert(1, "emergency by life-safety rule (recall first)")
                 ev["urgency"] = fired + [e for e in ev["urgency"] if e not in fired]
             if an.sentiment_hits:
                 ev["sentiment"] = list(dict.fromkeys(ev["sentiment"] + ["lexicon:" + h for h in an.sentiment_hits[:3]]))
@@ -342,9 +365,23 @@ def _init_worker(artifact_dir: str, gazetteer: Gazetteer | None, review_threshol
     )
 
 
-def _worker_predict(texts: list[str]) -> list[Prediction]:
+def _worker_predict(texts: list[str], places: bool = True) -> list[Prediction]:
     assert _WORKER is not None
-    return _WORKER._predict(texts)
+    return _WORKER._predict(texts, places=places)
+
+
+class GazetteerView:
+    """:class:`CivicClassifier` with another city's gazetteer (see ``with_gazetteer``)."""
+
+    def __init__(self, base: CivicClassifier, locations: LocationExtractor) -> None:
+        self.base = base
+        self.locations = locations
+        self.name = base.name
+        self.version = base.version
+        self.artifact_hash = base.artifact_hash
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        return self.base._run(texts, self.locations)
 
 
 def lexicon_matrix(analyses: Sequence[Analysis], head: str, classes: Sequence[str]) -> np.ndarray | None:
@@ -366,13 +403,46 @@ def lexicon_matrix(analyses: Sequence[Analysis], head: str, classes: Sequence[st
     return K
 
 
+# relevance: a topic keyword makes a post relevant when the model is unsure (``REL_KW_FLOOR``), or
+# barely leaning either way when the post also names a street or address (``REL_KW_PLACE_FLOOR``)
+REL_KW_FLOOR = 0.2
+REL_KW_PLACE_FLOOR = 0.05
+
+
+def relevance_decision(p_rel: float, an: Analysis) -> bool:
+    """Relevant when the model says so, or when a topic keyword fires and the model is unsure.
+    (Life-safety posts are not made relevant here: their urgency says emergency whatever the topic.)"""
+    if p_rel >= 0.5:
+        return True
+    if an.keywords:
+        if p_rel >= REL_KW_FLOOR:
+            return True
+        if p_rel >= REL_KW_PLACE_FLOOR and ("_addr" in an.tokens or "_street" in an.tokens):
+            return True
+    return False
+
+
+def topic_override(an: Analysis) -> str | None:
+    """A life-safety post that names no service topic (a gas leak, a fire) is ``other_service``
+    rather than whichever service topic its words lean to."""
+    return "other_service" if an.life_safety and not an.keywords else None
+
+
 def urgency_decision(
-    p: Sequence[float] | np.ndarray, rules: Sequence[str], classes: Sequence[str], thresholds: dict[str, float]
+    p: Sequence[float] | np.ndarray,
+    rules: Sequence[str],
+    classes: Sequence[str],
+    thresholds: dict[str, float],
+    life_safety: Sequence[str] = (),
 ) -> tuple[int, float, list[str]]:
-    """Emergency first: a danger rule lifts the model's emergency probability unless the model is
-    sure there is no urgency at all; then emergency and high are decided on their own thresholds."""
+    """Emergency first: a life-safety rule makes the post an emergency outright; another danger rule
+    lifts the model's emergency probability unless the model is sure there is no urgency at all;
+    then emergency and high are decided on their own thresholds."""
     em, hi = classes.index("emergency"), classes.index("high")
     q = p.tolist() if isinstance(p, np.ndarray) else [float(x) for x in p]
+    if life_safety:
+        fired = [r for r in rules if r in _EMERGENCY_RULE_NAMES]
+        return em, max(0.8, min(0.99, q[em] + 0.5)), ["life_safety:" + r for r in life_safety] + fired
     fired_em = [r for r in rules if r in _EMERGENCY_RULE_NAMES]
     used: list[str] = []
     if fired_em and q[em] + q[hi] >= thresholds["emergency_rule"]:
@@ -393,8 +463,6 @@ DEFAULT_THRESHOLDS: dict[str, float] = {"emergency": 0.35, "urgent": 0.2, "emerg
 
 
 def _emergency_rule_names() -> frozenset[str]:
-    from classifiers.lexicons import EMERGENCY_RULES
-
     return frozenset(r.name for r in EMERGENCY_RULES)
 
 

@@ -41,8 +41,10 @@ from classifiers.model import (
     VERSION,
     Head,
     lexicon_matrix,
+    relevance_decision,
     save_heads,
     softmax,
+    topic_override,
     urgency_decision,
 )
 from classifiers.sources import (
@@ -303,14 +305,22 @@ def head_proba(h: Head, X: sp.csr_matrix, analyses: Sequence[Analysis] | None = 
 def predict_topics(rel: Head, top: Head, X: sp.csr_matrix, analyses: Sequence[Analysis]) -> list[str]:
     p_rel = head_proba(rel, X, analyses)[:, rel.classes.index("yes")]
     p_top = head_proba(top, X, analyses)
-    return [top.classes[int(p.argmax())] if r >= 0.5 else "none" for r, p in zip(p_rel, p_top, strict=True)]
+    return [
+        (topic_override(an) or top.classes[int(p.argmax())]) if relevance_decision(float(r), an) else "none"
+        for r, p, an in zip(p_rel, p_top, analyses, strict=True)
+    ]
 
 
 def predict_urgency(h: Head, X: sp.csr_matrix, analyses: Sequence[Analysis], thresholds: dict[str, float]) -> list[
     str
 ]:
     p = head_proba(h, X, analyses)
-    return [h.classes[urgency_decision(p[i], analyses[i].rules, h.classes, thresholds)[0]] for i in range(len(p))]
+    return [
+        h.classes[
+            urgency_decision(p[i], analyses[i].rules, h.classes, thresholds, analyses[i].life_safety)[0]
+        ]
+        for i in range(len(p))
+    ]
 
 
 def evaluate_holdouts(prep: Prepared, seed: int, holdouts: Iterable[tuple[str, str]] = HOLDOUTS) -> dict[str, Any]:
@@ -331,7 +341,8 @@ def evaluate_holdouts(prep: Prepared, seed: int, holdouts: Iterable[tuple[str, s
             rep = ev.classification_report(list(prep.labels["topic"][te]), pred, [*CIVIC_TOPICS, "none"])
             # relevance on the held-out source (where it has both kinds of rows)
             tr = np.flatnonzero(test & (prep.labels["relevance"] != ""))
-            p_rel = head_proba(rel, prep.X[tr], [prep.analyses[i] for i in tr])[:, 1] >= 0.5
+            ans = [prep.analyses[i] for i in tr]
+            p_rel = [relevance_decision(float(r), an) for r, an in zip(head_proba(rel, prep.X[tr], ans)[:, 1], ans, strict=True)]
             rep["relevance"] = ev.binary_pr(list(prep.labels["relevance"][tr] == "yes"), list(p_rel))
         elif task == "sentiment":
             h = fit_head(prep, "sentiment", train, seed)

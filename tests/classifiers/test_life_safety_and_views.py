@@ -1,0 +1,121 @@
+"""Life-safety rules force emergency; keyword evidence and relevance; per-city gazetteer views."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifiers import Gazetteer, load_classifier
+from classifiers.features import Analysis, analyse
+from classifiers.model import CivicClassifier, GazetteerView, relevance_decision
+
+EMERGENCIES = [
+    "I smell gas on Adams St in Dorchester, strong!!",
+    "GAS SMELL VERY STRONG on Bowdoin St, whole building outside",
+    "carbon monoxide alarm going off in my apartment",
+    "MANHOLE EXPLOSION on Summer St",
+    "a kid got hit by a car on Blue Hill Ave",
+    "shots fired on Elm St right now",
+    "man unconscious on the sidewalk, not breathing",
+    "wires down and sparking on the sidewalk",
+    "kitchen fire in the apartment upstairs, smoke pouring out",
+    "two people trapped in the car after the crash",
+    "water pouring into our basement and it's up to the electrical panel",
+    "huele a gas en todo el edificio",
+    "Ngửi thấy mùi gas rất nặng ở Bowdoin St!! Đã gọi 911.",
+    "Mwen pran sant gaz nan lari a!! Tout moun soti nan kay la.",
+    "Hudson St 有很大的煤气味，已经打911",
+]
+
+NOT_FORCED = [
+    "Griffin on fire tonight, 23 points in the 3rd",
+    "Bomb Squad bake sale Thursday!",
+    "2-of-13 shooting on Friday, rough night",
+    "Someone is going to get hit by a car at this corner, we need a crosswalk",
+    "mi hijo casi fue atropellado en el cruce",
+    "the kids are dying to play in the snow",
+]
+
+
+@pytest.fixture(scope="module")
+def clf() -> CivicClassifier:
+    return load_classifier(jobs=1)
+
+
+@pytest.mark.parametrize("text", EMERGENCIES)
+def test_life_safety_sets_emergency_outright(clf: CivicClassifier, text: str) -> None:
+    p = clf.predict([text])[0]
+    assert p.urgency == "emergency", text
+    assert "emergency by life-safety rule (recall first)" in p.evidence["urgency"]
+    assert any(e.startswith("life-safety rule:") for e in p.evidence["urgency"])
+    assert p.urgency_score >= 0.8
+
+
+@pytest.mark.parametrize("text", NOT_FORCED)
+def test_idioms_and_hedged_harm_are_not_forced(text: str) -> None:
+    assert analyse(text)[1].life_safety == []
+
+
+def test_hedge_only_covers_harm_to_people_just_before_it() -> None:
+    # a hedge word does not cancel a gas leak
+    assert analyse("I think I smell gas, it could be the stove")[1].life_safety == ["gas_leak"]
+    # nor harm that happened, when the hedge word is elsewhere in the post
+    an = analyse("a man was hit by a car on Elm St, will someone send an ambulance")[1]
+    assert an.life_safety == ["person_hurt"] and not an.hedged
+    an = analyse("Someone is going to get hit by a car at this corner")[1]
+    assert an.life_safety == [] and an.hedged
+
+
+def test_keywords_in_more_languages() -> None:
+    assert ("pothole", "坑洞") in analyse("Brighton Ave 上有一个很大的坑洞")[1].keywords
+    assert [t for t, _ in analyse("Tuyết chưa được dọn trên vỉa hè")[1].keywords] == [
+        "snow_ice",
+        "sidewalk",
+    ]
+    assert "housing" in [t for t, _ in analyse("Pa gen chofaj nan apatman mwen")[1].keywords]
+
+
+def test_relevance_keyword_rule() -> None:
+    kw = Analysis(keywords=[("pothole", "pothole")], tokens=["pothole"])
+    placed = Analysis(keywords=[("pothole", "pothole")], tokens=["pothole", "_street"])
+    assert relevance_decision(0.6, Analysis())
+    assert not relevance_decision(0.3, Analysis())
+    assert relevance_decision(0.3, kw)
+    assert not relevance_decision(0.1, kw)
+    assert relevance_decision(0.1, placed)
+    assert not relevance_decision(0.01, placed)
+
+
+CITY = {
+    "city": "Springfield",
+    "neighborhoods": [{"name": "Old Town", "lat": 1.0, "lon": 2.0, "aliases": ["oldtown"]}],
+    "streets": [{"name": "Evergreen Terrace", "aliases": ["evergreen"]}],
+    "landmarks": [
+        {"name": "Power Plant", "lat": 3.0, "lon": 4.0, "neighborhood": "Old Town", "aliases": []}
+    ],
+}
+
+
+def test_with_gazetteer_view_shares_the_model_and_pool() -> None:
+    gz = Gazetteer.from_dict(CITY)
+    posts = [f"pothole near the Power Plant in Oldtown #{i}" for i in range(300)] + [
+        "rats in Dorchester"
+    ] * 20
+    serial = load_classifier(jobs=1, gazetteer=gz)
+    parallel = load_classifier(
+        jobs=2
+    )  # its own (Boston) gazetteer; the workers never see Springfield's
+    try:
+        view = parallel.with_gazetteer(gz)
+        assert isinstance(view, GazetteerView) and view.base is parallel
+        assert view.artifact_hash == parallel.artifact_hash
+        got = view.predict(posts)
+        assert got == serial.predict(posts)
+        assert [
+            loc.text for loc in got[-1].locations
+        ] == []  # Dorchester is Boston's, not Springfield's
+        assert [loc.text for loc in got[0].locations] == ["Power Plant", "Oldtown"]
+        boston = parallel.predict(posts[-20:])
+        assert [loc.text for loc in boston[0].locations] == ["Dorchester"]
+        assert parallel._pool is not None  # the view used the shared worker pool
+    finally:
+        parallel.close()
