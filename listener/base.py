@@ -67,6 +67,64 @@ class PostIn:
     city: str | None = None
     cursor: str | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse what no database can store, so it is quarantined instead of failing the
+        batch: a lone surrogate (JSON allows ``\\udc00``; UTF-8 does not) or a NUL
+        character, in any text field or anywhere in the raw payload."""
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str) and not _storable(value):
+                raise MalformedPayload(f"{name} {_UNSTORABLE}")
+        if not all(_storable(m) for m in self.mentions if isinstance(m, str)):
+            raise MalformedPayload(f"mentions {_UNSTORABLE}")
+        if self.raw is not None and not _storable_json(self.raw):
+            raise MalformedPayload(f"the payload {_UNSTORABLE}")
+
+
+_TEXT_FIELDS = (
+    "platform",
+    "external_id",
+    "text",
+    "author",
+    "author_id",
+    "url",
+    "lang",
+    "in_reply_to_id",
+    "conversation_id",
+    "repost_of_id",
+    "quote_of_id",
+    "city",
+)
+_UNSTORABLE = "holds a lone surrogate or a NUL character, which cannot be stored"
+
+
+def _storable(text: str) -> bool:
+    if text.isascii():
+        return "\x00" not in text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def _storable_json(value: Any, depth: int = 0) -> bool:
+    """Every string and key of a decoded JSON value is storable (PostgreSQL's JSONB refuses
+    ``\\u0000`` and lone surrogates)."""
+    if isinstance(value, str):
+        return _storable(value)
+    if depth > 200:
+        return False
+    if isinstance(value, dict):
+        return all(
+            _storable(k) and _storable_json(v, depth + 1)
+            for k, v in value.items()
+            if isinstance(k, str)
+        )
+    if isinstance(value, list | tuple):
+        return all(_storable_json(v, depth + 1) for v in value)
+    return True
+
 
 @dataclass(slots=True)
 class Quarantined:
@@ -85,6 +143,10 @@ class Deletion:
     platform: str
     external_id: str
     cursor: str | None = None
+
+    def __post_init__(self) -> None:
+        if not all(_storable(v) for v in (self.platform, self.external_id) if isinstance(v, str)):
+            raise MalformedPayload(f"the deleted post's id {_UNSTORABLE}")
 
 
 Item = PostIn | Quarantined | Deletion

@@ -56,8 +56,8 @@ def parse_time(value: Any, field: str = "created_at") -> datetime:
     if isinstance(value, bool) or value is None:
         raise MalformedPayload(f"{field} is missing")
     if isinstance(value, int | float):
-        if not math.isfinite(value) or not 0 <= value < 32_503_680_000:
-            raise MalformedPayload(f"{field} is not a valid epoch time: {value!r}")
+        if not 0 <= value < 32_503_680_000 or not math.isfinite(value):  # huge ints first
+            raise MalformedPayload(f"{field} is not a valid epoch time: {str(value)[:40]}")
         return datetime.fromtimestamp(value, UTC)
     if not isinstance(value, str):
         raise MalformedPayload(f"{field} must be a string, got {type(value).__name__}")
@@ -88,8 +88,8 @@ def opt_coord(obj: dict[str, Any], key: str, bound: float) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise MalformedPayload(f"{key} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or abs(value) > bound:
-        raise MalformedPayload(f"{key} is out of range: {value!r}")
+    if abs(value) > bound or not math.isfinite(value):  # a huge int fails isfinite
+        raise MalformedPayload(f"{key} is out of range: {str(value)[:40]}")
     return float(value)
 
 

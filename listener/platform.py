@@ -168,7 +168,10 @@ def each_or_quarantine(
         try:
             item = normalise(value)
         except MalformedPayload as exc:
-            raw = json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+            # a lone surrogate (hostile JSON) is kept as its escape, not a crash
+            raw = json.dumps(value, ensure_ascii=False, default=str).encode(
+                "utf-8", "backslashreplace"
+            )
             out.append(Quarantined(raw=raw, reason=f"{platform}: {exc}", platform=platform))
             continue
         if item is not None:

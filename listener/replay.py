@@ -99,6 +99,8 @@ class ReplaySource:
                 raise MalformedPayload(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
             except RecursionError:
                 raise MalformedPayload("JSON nested too deeply") from None
+            except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+                raise MalformedPayload(f"not valid JSON: {exc}") from None
             item = self.normalise(obj)
         except MalformedPayload as exc:
             return [Quarantined(raw=line, reason=f"{self.fmt}: {exc}", cursor=cursor)]

@@ -37,6 +37,12 @@ CLASSIFICATION = Classification.__table__  # type: ignore[attr-defined]
 
 def ensure_city(engine: Engine, *, slug: str, name: str, timezone: str = "America/New_York") -> int:
     """The id of the city ``slug``, creating it on first use."""
+    with engine.begin() as conn:  # workers starting together create it once
+        conn.execute(
+            _insert_ignore(conn, City.__table__)  # type: ignore[attr-defined]
+            .values(slug=slug, name=name, timezone=timezone)
+            .on_conflict_do_nothing(index_elements=["slug"])
+        )
     with Session(engine) as s:
         city = s.exec(select(City).where(City.slug == slug)).first()
         moved = False

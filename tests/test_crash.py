@@ -37,6 +37,8 @@ def _env(db: Path, replay: Path) -> dict[str, str]:
         CIVIC_HEALTH_PORT="0",
         CIVIC_BATCH_SIZE="2000",
         CIVIC_LOG_LEVEL="WARNING",
+        # the classifier in the service's own process: a SIGKILL then leaves nothing behind
+        CIVIC_CLASSIFIER_JOBS="1",
     )
     return env
 
@@ -67,12 +69,16 @@ def test_sigkill_mid_replay_loses_nothing_and_repeats_nothing(tmp_path: Path) ->
     engine = make_engine(f"sqlite:///{db}")
     total = sa.select(sa.func.count()).select_from(POST)
     deadline = time.monotonic() + 240
-    while _count(engine, total) < N // 4:
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
-        assert time.monotonic() < deadline, "the replay did not progress"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    try:
+        while _count(engine, total) < N // 4:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
+            assert time.monotonic() < deadline, "the replay did not progress"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # also when the wait failed: leave nothing running
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
     stored_at_kill = _count(engine, total)
     assert N // 4 <= stored_at_kill < N, "killed too late to test anything"
 
@@ -193,18 +199,20 @@ def test_sigkill_while_filing_and_replying_files_and_sends_once(tmp_path: Path) 
         deadline = time.monotonic() + 90
         total = sa.select(sa.func.count()).select_from(POST)
         # kill while the replay is still being read and both outboxes are at work
-        while not (
-            _count(engine, total) >= ACTING_N // 4
-            and len(open311.posts()) >= 20
-            and len(mastodon.statuses) >= 20
-        ):
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
-            assert time.monotonic() < deadline, "the run did not progress"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        try:
+            while not (
+                _count(engine, total) >= ACTING_N // 4
+                and len(open311.posts()) >= 20
+                and len(mastodon.statuses) >= 20
+            ):
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exit"
+                assert time.monotonic() < deadline, "the run did not progress"
+                time.sleep(0.02)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
         assert _count(engine, total) < ACTING_N, "killed too late to test anything"
         filed_at_kill, sent_at_kill = len(open311.posts()), len(mastodon.statuses)
         assert filed_at_kill < complaints and sent_at_kill < complaints
@@ -213,21 +221,26 @@ def test_sigkill_while_filing_and_replying_files_and_sends_once(tmp_path: Path) 
         # wait): rows the killed process held are checked against the fakes, not redone
         with engine.begin() as conn:
             for table, col, held in ((CASES, "status", "filing"), (REPLY, "state", "sending")):
-                conn.execute(
-                    table.update()
-                    .where(table.c[col] == held)
-                    .values(updated_at=table.c.updated_at - timedelta(minutes=11))
-                )
+                for rid, at in conn.execute(
+                    sa.select(table.c.id, table.c.updated_at).where(table.c[col] == held)
+                ).all():
+                    conn.execute(
+                        table.update()
+                        .where(table.c.id == rid)
+                        .values(updated_at=at - timedelta(minutes=11))
+                    )
         restarted = subprocess.Popen(
             cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         deadline = time.monotonic() + 120
-        while _count(engine, total) < len(rows) or _acting_left(engine):
-            assert restarted.poll() is None, restarted.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "the restart did not finish the work"
-            time.sleep(0.2)
-        restarted.send_signal(signal.SIGTERM)
-        _, err = restarted.communicate(timeout=60)
+        try:
+            while _count(engine, total) < len(rows) or _acting_left(engine):
+                assert restarted.poll() is None, restarted.communicate()[1][-3000:]
+                assert time.monotonic() < deadline, "the restart did not finish the work"
+                time.sleep(0.2)
+        finally:
+            restarted.send_signal(signal.SIGTERM)
+            _, err = restarted.communicate(timeout=60)
         assert restarted.returncode == 0, err[-3000:]
         assert "Traceback" not in err, err[-3000:]
 

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,9 +25,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from civic_listener.settings import load_settings
+from civic_listener.wiring import build_services
 from models.db import make_engine
 from models.store import CLASSIFICATION, POST
 from models.tables import Reply, ServiceRequest
+from tests.fakes.classifier import KeywordClassifier
 from tests.fakes.open311 import FakeOpen311
 from tests.fakes.platform_writes import FakeMastodon
 from tests.helpers import write_jsonl
@@ -121,9 +125,9 @@ def _round(env: dict[str, str], cwd: Path) -> list[dict[str, Any]]:
         )
         for _ in range(WORKERS)
     ]
+    done = [proc.communicate(timeout=120) for proc in procs]  # every one, before judging
     reports = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
+    for proc, (out, err) in zip(procs, done, strict=True):
         assert proc.returncode == 0, err[-3000:]
         assert "Traceback" not in err, err[-3000:]
         reports.append(json.loads(out.strip().splitlines()[-1]))
@@ -251,3 +255,120 @@ def test_workers_share_the_work_on_one_sqlite_file(
     tmp_path: Path, open311: FakeOpen311, mastodon: FakeMastodon
 ) -> None:
     _run_workers(f"sqlite:///{tmp_path / 'shared.db'}", tmp_path, open311, mastodon)
+
+
+# --------------------------------------------------------------------------- claims, in-process
+
+
+def _claims_race(db_url: str) -> None:
+    """Three threads claim due cases and replies in small batches as fast as they can: the
+    claims are disjoint and together cover every row once."""
+    from datetime import UTC, datetime
+
+    from responders.open311 import cases_of
+    from responders.replies import desk_for
+    from responders.replies.outbox import claim_due
+
+    services = build_services(
+        load_settings(database_url=db_url, replay_file=None, cases_auto_file=True),
+        classifier=KeywordClassifier(),
+        with_sources=False,
+    )
+    try:
+        city = services.cities.default.id
+        now = datetime.now(UTC)
+        n = 150
+        with services.engine.begin() as conn:
+            post_ids = (
+                conn.execute(
+                    POST.insert().returning(POST.c.id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "city_id": city,
+                            "platform": "mastodon",
+                            "external_id": str(i),
+                            "text": "pothole",
+                            "created_at": now,
+                            "ingested_at": now,
+                            "source_name": "t",
+                        }
+                        for i in range(n)
+                    ],
+                )
+                .scalars()
+                .all()
+            )
+            conn.execute(
+                CASES.insert(),
+                [
+                    {
+                        "city_id": city,
+                        "post_id": pid,
+                        "service_code": "REQPOTHL",
+                        "status": "queued",
+                        "idempotency_key": f"cl-{pid:020d}",
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for pid in post_ids
+                ],
+            )
+            conn.execute(
+                REPLY.insert(),
+                [
+                    {
+                        "city_id": city,
+                        "post_id": pid,
+                        "platform": "mastodon",
+                        "text": "thanks",
+                        "state": "approved",
+                        "idempotency_key": f"r-{pid}",
+                        "attempts": 0,
+                        "approved_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for pid in post_ids
+                ],
+            )
+        outbox = cases_of(services).outbox
+        city_desk = outbox.desk.city(city)
+        desk = desk_for(services)
+        barrier = threading.Barrier(3)
+        got: list[tuple[list[int], list[int]]] = [([], []) for _ in range(3)]
+
+        def worker(k: int) -> None:
+            barrier.wait(timeout=30)
+            while True:
+                cases = outbox._claim_batch(city_desk, "queued", 3)
+                replies, _ = claim_due(desk, now=now, limit=3)
+                got[k][0].extend(cases)
+                got[k][1].extend(r.id for r in replies)
+                if not cases and not replies:
+                    return
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        for which in (0, 1):
+            claimed = [i for g in got for i in g[which]]
+            assert len(claimed) == len(set(claimed)) == n, "a row was claimed twice"
+            assert sum(1 for g in got if g[which]) >= 2  # the work was shared
+        with services.engine.connect() as conn:
+            assert set(conn.execute(sa.select(CASES.c.status)).scalars()) == {"filing"}
+            assert set(conn.execute(sa.select(REPLY.c.state)).scalars()) == {"sending"}
+            assert set(conn.execute(sa.select(REPLY.c.attempts)).scalars()) == {1}
+    finally:
+        services.close()
+
+
+@pytest.mark.postgres
+def test_claims_are_disjoint_on_postgresql(pg_url: str) -> None:
+    _claims_race(pg_url)
+
+
+def test_claims_are_disjoint_on_sqlite(db_url: str) -> None:
+    _claims_race(db_url)
