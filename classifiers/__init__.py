@@ -50,6 +50,10 @@ def load_classifier(
     everything in the calling process.
     """
     return CivicClassifier.load(
-        artifact_dir, gazetteer=gazetteer, review_threshold=review_threshold, geocoder=geocoder, jobs=jobs,
+        artifact_dir,
+        gazetteer=gazetteer,
+        review_threshold=review_threshold,
+        geocoder=geocoder,
+        jobs=jobs,
         **kwargs,
     )

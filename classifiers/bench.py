@@ -72,16 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(0, len(posts), args.batch):
         clf.predict(posts[i : i + args.batch])
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    print(json.dumps({
-        "posts": len(posts),
-        "batch": args.batch,
-        "posts_per_s": round(len(posts) / wall),
-        "posts_per_cpu_s": round(len(posts) / cpu),
-        "load_s": round(load_s, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "rss_with_workers_mb": round(_tree_rss() / 2**20),
-        "jobs": clf.jobs,
-    }))
+    print(
+        json.dumps(
+            {
+                "posts": len(posts),
+                "batch": args.batch,
+                "posts_per_s": round(len(posts) / wall),
+                "posts_per_cpu_s": round(len(posts) / cpu),
+                "load_s": round(load_s, 2),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "rss_with_workers_mb": round(_tree_rss() / 2**20),
+                "jobs": clf.jobs,
+            }
+        )
+    )
     return 0
 
 

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 
 
-def per_class(gold: Sequence[str], pred: Sequence[str], classes: Sequence[str]) -> dict[str, dict[str, float]]:
+def per_class(
+    gold: Sequence[str], pred: Sequence[str], classes: Sequence[str]
+) -> dict[str, dict[str, float]]:
     g = np.asarray(gold, dtype=object)
     p = np.asarray(pred, dtype=object)
     out: dict[str, dict[str, float]] = {}
@@ -23,17 +25,28 @@ def per_class(gold: Sequence[str], pred: Sequence[str], classes: Sequence[str]) 
         prec = tp / (tp + fp) if tp + fp else 0.0
         rec = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        out[c] = {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4), "support": tp + fn}
+        out[c] = {
+            "precision": round(prec, 4),
+            "recall": round(rec, 4),
+            "f1": round(f1, 4),
+            "support": tp + fn,
+        }
     return out
 
 
-def classification_report(gold: Sequence[str], pred: Sequence[str], classes: Sequence[str]) -> dict[str, Any]:
+def classification_report(
+    gold: Sequence[str], pred: Sequence[str], classes: Sequence[str]
+) -> dict[str, Any]:
     """Macro-F1 and macro-recall over the classes present in the gold labels, plus accuracy."""
     pc = per_class(gold, pred, classes)
     present = [c for c in classes if pc[c]["support"] > 0]
     macro_f1 = float(np.mean([pc[c]["f1"] for c in present])) if present else 0.0
     macro_recall = float(np.mean([pc[c]["recall"] for c in present])) if present else 0.0
-    acc = float(np.mean(np.asarray(gold, dtype=object) == np.asarray(pred, dtype=object))) if len(gold) else 0.0
+    acc = (
+        float(np.mean(np.asarray(gold, dtype=object) == np.asarray(pred, dtype=object)))
+        if len(gold)
+        else 0.0
+    )
     return {
         "n": len(gold),
         "accuracy": round(acc, 4),
@@ -49,7 +62,12 @@ def binary_pr(gold: Sequence[bool], pred: Sequence[bool]) -> dict[str, float]:
     tp = int(np.sum(g & p))
     prec = tp / int(p.sum()) if p.sum() else 0.0
     rec = tp / int(g.sum()) if g.sum() else 0.0
-    return {"precision": round(prec, 4), "recall": round(rec, 4), "support": int(g.sum()), "predicted": int(p.sum())}
+    return {
+        "precision": round(prec, 4),
+        "recall": round(rec, 4),
+        "support": int(g.sum()),
+        "predicted": int(p.sum()),
+    }
 
 
 def urgency_report(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]:

@@ -52,7 +52,34 @@ _HAS_DIGIT = re.compile(r"\d")
 _PLAIN_WORD = re.compile(r"[a-z]+")
 _SUFFIX_WORDS = frozenset(_STREET_SUFFIX.strip("(?:)").split("|"))
 _CITY_FIRST = frozenset(
-    ["san", "marin", "mumbai", "bombay", "thane", "navi", "bengaluru", "bangalore", "bbmp", "mcgm", "bmc", "bwssb", "boston", "new", "nyc", "brooklyn", "queens", "bronx", "manhattan", "staten", "dorchester", "roxbury", "southie", "california", "karnataka", "maharashtra"]
+    [
+        "san",
+        "marin",
+        "mumbai",
+        "bombay",
+        "thane",
+        "navi",
+        "bengaluru",
+        "bangalore",
+        "bbmp",
+        "mcgm",
+        "bmc",
+        "bwssb",
+        "boston",
+        "new",
+        "nyc",
+        "brooklyn",
+        "queens",
+        "bronx",
+        "manhattan",
+        "staten",
+        "dorchester",
+        "roxbury",
+        "southie",
+        "california",
+        "karnataka",
+        "maharashtra",
+    ]
 )
 _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
 _EMOJI_CHAR = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff]")
@@ -148,7 +175,9 @@ def match_rules(lowered: str, words: Iterable[str]) -> list[str]:
         if mark in lowered:
             candidates |= t4.get(mark, set())
     if not lowered.isascii() and _NON_LATIN.search(lowered):
-        candidates = set(_ALL_RULES)  # scripts without spaces or Latin prefixes: every rule's regex runs
+        candidates = set(
+            _ALL_RULES
+        )  # scripts without spaces or Latin prefixes: every rule's regex runs
     if not candidates:
         return []
     return [name for name, rx, _, _ in _RULES if name in candidates and rx.search(lowered)]
@@ -180,7 +209,9 @@ def life_safety(lowered: str) -> tuple[list[str], bool]:
         m = rule.pattern.search(lowered)
         if m is None:
             continue
-        if rule.name in lx.HEDGEABLE and lx.HEDGE.search(lowered, max(0, m.start() - HEDGE_WINDOW), m.end()):
+        if rule.name in lx.HEDGEABLE and lx.HEDGE.search(
+            lowered, max(0, m.start() - HEDGE_WINDOW), m.end()
+        ):
             hedged = True
             continue
         found.append(rule.name)
@@ -215,7 +246,9 @@ class Analysis:
     keywords: list[tuple[str, str]] = field(default_factory=list)  # (topic, matched text)
     sentiment_hits: list[str] = field(default_factory=list)
     hedged: bool = False  # a life-safety match set aside: the harm is spoken of as possible
-    life_safety: list[str] = field(default_factory=list)  # life-safety patterns that make it an emergency
+    life_safety: list[str] = field(
+        default_factory=list
+    )  # life-safety patterns that make it an emergency
 
 
 def normalise(text: str) -> tuple[str, list[str]]:
@@ -267,7 +300,9 @@ def _emoji_tokens(text: str, extra: list[str], hits: list[str]) -> None:
             extra.append("_emoji")
 
 
-def _sentiment(ws: list[str], feats: list[tuple[str, float]], extra: list[str], hits: list[str]) -> None:
+def _sentiment(
+    ws: list[str], feats: list[tuple[str, float]], extra: list[str], hits: list[str]
+) -> None:
     """Sentiment-word tokens with negation scope (three words after a negator, within a clause)."""
     negate = 0
     for w in ws:
@@ -323,8 +358,11 @@ def analyse(text: str) -> tuple[list[tuple[str, float]], Analysis]:
         if len(ws) > 1:
             feats.extend([(a + " " + b, 1.0) for a, b in zip(ws, ws[1:], strict=False)])
         wset = set(ws)
-        if not (wset.isdisjoint(lx.POSITIVE_WORDS) and wset.isdisjoint(lx.NEGATIVE_WORDS)
-                and wset.isdisjoint(lx.NEGATORS)):
+        if not (
+            wset.isdisjoint(lx.POSITIVE_WORDS)
+            and wset.isdisjoint(lx.NEGATIVE_WORDS)
+            and wset.isdisjoint(lx.NEGATORS)
+        ):
             _sentiment(ws, feats, extra, an.sentiment_hits)
     for name in match_rules(lowered, words):
         an.rules.append(name)

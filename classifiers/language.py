@@ -33,6 +33,7 @@ LANGUAGES: dict[Language, str] = {
     Language.POLISH: "pl",
 }
 
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 

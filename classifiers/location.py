@@ -62,7 +62,47 @@ SUFFIXES = (
 _SUFFIX_RX = "|".join(sorted(SUFFIXES, key=len, reverse=True))
 _SUFFIX_SET = frozenset(SUFFIXES)
 _STOP_BEFORE = frozenset(
-    ["the", "a", "an", "on", "in", "at", "of", "and", "or", "to", "from", "by", "for", "near", "with", "is", "are", "was", "my", "our", "your", "this", "that", "off", "down", "up", "along", "across", "outside", "behind", "front", "corner", "there", "here", "de", "la", "el", "en", "y"]
+    [
+        "the",
+        "a",
+        "an",
+        "on",
+        "in",
+        "at",
+        "of",
+        "and",
+        "or",
+        "to",
+        "from",
+        "by",
+        "for",
+        "near",
+        "with",
+        "is",
+        "are",
+        "was",
+        "my",
+        "our",
+        "your",
+        "this",
+        "that",
+        "off",
+        "down",
+        "up",
+        "along",
+        "across",
+        "outside",
+        "behind",
+        "front",
+        "corner",
+        "there",
+        "here",
+        "de",
+        "la",
+        "el",
+        "en",
+        "y",
+    ]
 )
 # "123 Main St", "45-47 N. Elm Street", "1318 nye" is left to the gazetteer (no suffix).
 _ADDRESS = re.compile(
@@ -192,7 +232,8 @@ class LocationExtractor:
         if same and not gz.odd_first:
             starts, aliases = gz.starts, gz.aliases
             if not any(
-                w in starts and any(tuple(low[i : i + k]) in aliases for k in range(1, gz.max_len + 1))
+                w in starts
+                and any(tuple(low[i : i + k]) in aliases for k in range(1, gz.max_len + 1))
                 for i, w in enumerate(low)
             ):
                 return []
@@ -240,7 +281,9 @@ class LocationExtractor:
         if has_suffix:
             for m in _GENERIC_STREET.finditer(text):
                 lead = m.group(1).split()
-                cut = max((i + 1 for i, w in enumerate(lead) if w.lower() in _STOP_BEFORE), default=0)
+                cut = max(
+                    (i + 1 for i, w in enumerate(lead) if w.lower() in _STOP_BEFORE), default=0
+                )
                 lead = lead[cut:][-2:]
                 if not lead or lead[0].isdigit():
                     continue

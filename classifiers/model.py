@@ -60,7 +60,9 @@ class Head:
         if self.bias.size == 0:
             self.bias = np.zeros(len(self.classes), dtype=np.float32)
 
-    def proba_from_logits(self, logits: np.ndarray, keywords: np.ndarray | None = None) -> np.ndarray:
+    def proba_from_logits(
+        self, logits: np.ndarray, keywords: np.ndarray | None = None
+    ) -> np.ndarray:
         z = logits / self.temperature + self.bias
         if keywords is not None and self.kw_boost:
             z = z + self.kw_boost * keywords
@@ -110,7 +112,9 @@ def save_heads(heads: dict[str, Head], meta: dict[str, Any], out_dir: Path) -> s
 def load_heads(artifact_dir: Path) -> tuple[dict[str, Head], dict[str, Any]]:
     for name in ARTIFACT_FILES:
         if not (artifact_dir / name).exists():
-            raise ArtifactError(f"missing {name} in {artifact_dir}: run `civic-listener train` first")
+            raise ArtifactError(
+                f"missing {name} in {artifact_dir}: run `civic-listener train` first"
+            )
     meta = json.loads((artifact_dir / "meta.json").read_text(encoding="utf-8"))
     if meta.get("feature_version") != FEATURE_VERSION:
         raise ArtifactError(
@@ -120,8 +124,13 @@ def load_heads(artifact_dir: Path) -> tuple[dict[str, Head], dict[str, Any]]:
     with np.load(artifact_dir / "model.npz", allow_pickle=False) as npz:
         for name, hm in meta["heads"].items():
             heads[name] = Head(
-                name, list(hm["classes"]), npz[f"{name}__W"].astype(np.float32), npz[f"{name}__b"].astype(np.float32),
-                float(hm["temperature"]), npz[f"{name}__bias"].astype(np.float32), float(hm.get("kw_boost", 0.0)),
+                name,
+                list(hm["classes"]),
+                npz[f"{name}__W"].astype(np.float32),
+                npz[f"{name}__b"].astype(np.float32),
+                float(hm["temperature"]),
+                npz[f"{name}__bias"].astype(np.float32),
+                float(hm.get("kw_boost", 0.0)),
                 dict(hm.get("thresholds", {})),
             )
     return heads, meta
@@ -165,7 +174,9 @@ class CivicClassifier:
         for h, k in zip(self._order, sizes, strict=True):
             self._slices[h] = slice(start, start + k)
             start += k
-        self._centered = {h: heads[h].W - heads[h].W.mean(axis=1, keepdims=True) for h in self._order}
+        self._centered = {
+            h: heads[h].W - heads[h].W.mean(axis=1, keepdims=True) for h in self._order
+        }
         # large batches are split over ``jobs`` processes (each loads the same artifact once)
         self.jobs = max(1, jobs if jobs is not None else min(2, os.cpu_count() or 1))
         self._artifact_dir = artifact_dir
@@ -189,7 +200,9 @@ class CivicClassifier:
         if self._pool is None:
             args = (str(self._artifact_dir), self._gazetteer, self.review_threshold, self._geocoder)
             self._pool = ProcessPoolExecutor(
-                max_workers=self.jobs - 1, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                max_workers=self.jobs - 1,
+                mp_context=mp.get_context("spawn"),
+                initializer=_init_worker,
                 initargs=args,
             )
             weakref.finalize(self, self._pool.shutdown, wait=True, cancel_futures=True)
@@ -208,7 +221,9 @@ class CivicClassifier:
         """A view of this classifier that finds places with another city's gazetteer: it shares
         the heads and the worker processes (nothing is loaded again); its location extraction
         runs in the calling process, so workers never need the gazetteer."""
-        return GazetteerView(self, LocationExtractor(gazetteer, geocoder if geocoder is not None else self._geocoder))
+        return GazetteerView(
+            self, LocationExtractor(gazetteer, geocoder if geocoder is not None else self._geocoder)
+        )
 
     def _run(self, texts: Sequence[str], extractor: LocationExtractor | None) -> list[Prediction]:
         texts = [t if isinstance(t, str) else "" for t in texts]
@@ -223,7 +238,10 @@ class CivicClassifier:
         for j, f in enumerate(futures):
             preds = f.result()
             if extractor is not None:
-                preds = [dataclasses.replace(p, locations=loc) for p, loc in zip(preds, places[j], strict=True)]
+                preds = [
+                    dataclasses.replace(p, locations=loc)
+                    for p, loc in zip(preds, places[j], strict=True)
+                ]
             out.extend(preds)
         return out
 
@@ -242,11 +260,13 @@ class CivicClassifier:
 
     def urgency_decision(self, p: Sequence[float], an: Analysis) -> tuple[int, float, list[str]]:
         """Model probabilities + danger rules -> (class index, score, rules used)."""
-        return urgency_decision(p, an.rules, self.heads["urgency"].classes, self.thresholds, an.life_safety)
+        return urgency_decision(
+            p, an.rules, self.heads["urgency"].classes, self.thresholds, an.life_safety
+        )
 
-    def _predict(self, texts: list[str], extractor: LocationExtractor | None = None, *, places: bool = True) -> list[
-        Prediction
-    ]:
+    def _predict(
+        self, texts: list[str], extractor: LocationExtractor | None = None, *, places: bool = True
+    ) -> list[Prediction]:
         if not texts:
             return []
         probs, analyses = self.probabilities(texts)
@@ -258,7 +278,10 @@ class CivicClassifier:
         urg_classes = self.heads["urgency"].classes
         n = len(texts)
         p_rel = probs["relevance"][:, yes]
-        relevant = np.array([relevance_decision(float(p_rel[i]), analyses[i]) for i in range(len(texts))], dtype=bool)
+        relevant = np.array(
+            [relevance_decision(float(p_rel[i]), analyses[i]) for i in range(len(texts))],
+            dtype=bool,
+        )
         t_idx = probs["topic"].argmax(axis=1)
         for i, an in enumerate(analyses):
             forced_topic = topic_override(an) if an.life_safety else None
@@ -295,12 +318,17 @@ class CivicClassifier:
             else:
                 ev["topic"] = list(ev["relevance"])
             if used_rules:
-                fired = [("life-safety rule:" + r[12:]) if r.startswith("life_safety:") else "rule:" + r for r in used_rules]
+                fired = [
+                    ("life-safety rule:" + r[12:]) if r.startswith("life_safety:") else "rule:" + r
+                    for r in used_rules
+                ]
                 if used_rules[0].startswith("life_safety:"):
                     fired.insert(1, "emergency by life-safety rule (recall first)")
                 ev["urgency"] = fired + [e for e in ev["urgency"] if e not in fired]
             if an.sentiment_hits:
-                ev["sentiment"] = list(dict.fromkeys(ev["sentiment"] + ["lexicon:" + h for h in an.sentiment_hits[:3]]))
+                ev["sentiment"] = list(
+                    dict.fromkeys(ev["sentiment"] + ["lexicon:" + h for h in an.sentiment_hits[:3]])
+                )
             ev["language"] = [lang_rule]
             scores = {
                 "relevance": pr if is_rel else 1.0 - pr,
@@ -328,9 +356,9 @@ class CivicClassifier:
             )
         return out
 
-    def _evidence(self, analyses: Sequence[Analysis], chosen: dict[str, np.ndarray], k: int = 4) -> list[
-        dict[str, list[str]]
-    ]:
+    def _evidence(
+        self, analyses: Sequence[Analysis], chosen: dict[str, np.ndarray], k: int = 4
+    ) -> list[dict[str, list[str]]]:
         """Per post and head: the readable tokens that pushed most towards the chosen class."""
         toks: list[str] = []
         doc: list[int] = []
@@ -358,10 +386,16 @@ class CivicClassifier:
 _WORKER: CivicClassifier | None = None
 
 
-def _init_worker(artifact_dir: str, gazetteer: Gazetteer | None, review_threshold: float, geocoder: Any) -> None:
+def _init_worker(
+    artifact_dir: str, gazetteer: Gazetteer | None, review_threshold: float, geocoder: Any
+) -> None:
     global _WORKER
     _WORKER = CivicClassifier.load(
-        Path(artifact_dir), gazetteer=gazetteer, review_threshold=review_threshold, geocoder=geocoder, jobs=1
+        Path(artifact_dir),
+        gazetteer=gazetteer,
+        review_threshold=review_threshold,
+        geocoder=geocoder,
+        jobs=1,
     )
 
 
@@ -384,7 +418,9 @@ class GazetteerView:
         return self.base._run(texts, self.locations)
 
 
-def lexicon_matrix(analyses: Sequence[Analysis], head: str, classes: Sequence[str]) -> np.ndarray | None:
+def lexicon_matrix(
+    analyses: Sequence[Analysis], head: str, classes: Sequence[str]
+) -> np.ndarray | None:
     """Per post and class, how many hand-written lexicon entries point at the class (capped at 2):
     topic keywords for the topic head (any of them for relevance), danger-rule levels for urgency."""
     if head not in ("topic", "urgency", "relevance"):
@@ -442,7 +478,11 @@ def urgency_decision(
     q = p.tolist() if isinstance(p, np.ndarray) else [float(x) for x in p]
     if life_safety:
         fired = [r for r in rules if r in _EMERGENCY_RULE_NAMES]
-        return em, max(0.8, min(0.99, q[em] + 0.5)), ["life_safety:" + r for r in life_safety] + fired
+        return (
+            em,
+            max(0.8, min(0.99, q[em] + 0.5)),
+            ["life_safety:" + r for r in life_safety] + fired,
+        )
     fired_em = [r for r in rules if r in _EMERGENCY_RULE_NAMES]
     used: list[str] = []
     if fired_em and q[em] + q[hi] >= thresholds["emergency_rule"]:

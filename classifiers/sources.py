@@ -57,45 +57,105 @@ def load_topic_map(data_dir: Path) -> dict[tuple[str, str], str]:
 
 # The project's own mapping of Boston 311 TYPE names (first matching substring wins).
 BOSTON_TYPE_RULES: tuple[tuple[str, str], ...] = (
-    ("noise", "noise"), ("rooftop & mechanical", "noise"), ("working beyond hours", "noise"),
-    ("pothole", "pothole"), ("roadway repair", "pothole"),
-    ("street light", "streetlight"), ("lighting", "streetlight"), ("knockdown", "streetlight"),
+    ("noise", "noise"),
+    ("rooftop & mechanical", "noise"),
+    ("working beyond hours", "noise"),
+    ("pothole", "pothole"),
+    ("roadway repair", "pothole"),
+    ("street light", "streetlight"),
+    ("lighting", "streetlight"),
+    ("knockdown", "streetlight"),
     ("major system failure", "streetlight"),
-    ("snow", "snow_ice"), ("unshoveled", "snow_ice"), ("space saver", "snow_ice"), ("icy", "snow_ice"),
+    ("snow", "snow_ice"),
+    ("unshoveled", "snow_ice"),
+    ("space saver", "snow_ice"),
+    ("icy", "snow_ice"),
     ("graffiti", "graffiti"),
-    ("tree", "tree"), ("planting", "tree"),
-    ("sidewalk repair", "sidewalk"), ("curb", "sidewalk"),
-    ("sign", "signal_sign"), ("traffic signal repair", "signal_sign"),
-    ("traffic signal inspection", "signal_sign"), ("pavement marking", "signal_sign"),
-    ("traffic signal studies", "traffic_safety"), ("traffic engineering", "traffic_safety"),
-    ("abandoned vehicle", "parking"), ("parking", "parking"), ("meter", "parking"), ("no-tow", "parking"),
+    ("tree", "tree"),
+    ("planting", "tree"),
+    ("sidewalk repair", "sidewalk"),
+    ("curb", "sidewalk"),
+    ("sign", "signal_sign"),
+    ("traffic signal repair", "signal_sign"),
+    ("traffic signal inspection", "signal_sign"),
+    ("pavement marking", "signal_sign"),
+    ("traffic signal studies", "traffic_safety"),
+    ("traffic engineering", "traffic_safety"),
+    ("abandoned vehicle", "parking"),
+    ("parking", "parking"),
+    ("meter", "parking"),
+    ("no-tow", "parking"),
     ("street cleaning", "street_cleaning"),
-    ("catchbasin", "water_sewer"), ("hydrant", "water_sewer"), ("watermain", "water_sewer"),
-    ("sewer", "water_sewer"), ("bwsc general", "water_sewer"),
-    ("equipment repair", "parks"), ("ground maintenance", "parks"), ("park", "parks"),
-    ("rodent", "pests"), ("dead animal", "pests"), ("infestation", "pests"), ("bed bugs", "pests"),
-    ("mosquito", "pests"), ("rat bite", "pests"), ("unsanitary conditions", "pests"),
+    ("catchbasin", "water_sewer"),
+    ("hydrant", "water_sewer"),
+    ("watermain", "water_sewer"),
+    ("sewer", "water_sewer"),
+    ("bwsc general", "water_sewer"),
+    ("equipment repair", "parks"),
+    ("ground maintenance", "parks"),
+    ("park", "parks"),
+    ("rodent", "pests"),
+    ("dead animal", "pests"),
+    ("infestation", "pests"),
+    ("bed bugs", "pests"),
+    ("mosquito", "pests"),
+    ("rat bite", "pests"),
+    ("unsanitary conditions", "pests"),
     ("needle", "encampment"),
-    ("heat - excessive", "housing"), ("residential", "housing"), ("living conditions", "housing"),
-    ("unsatisfactory utilities", "housing"), ("poor conditions of property", "housing"),
-    ("abandoned building", "housing"), ("building inspection", "housing"), ("unsafe dangerous", "housing"),
-    ("rooming house", "housing"), ("illegal occupancy", "housing"), ("overcrowding", "housing"),
-    ("lead", "housing"), ("ventilation", "housing"), ("rental unit", "housing"), ("egress", "housing"),
-    ("breathe easy", "housing"), ("maintenance - homeowner", "housing"),
-    ("illegal dumping", "dumping"), ("trash on vacant lot", "dumping"), ("construction debris", "dumping"),
-    ("litter basket", "trash"), ("bulk item", "trash"), ("missed trash", "trash"), ("dumpster", "trash"),
-    ("recycling cart", "trash"), ("storage of trash", "trash"),
-    ("general request", "other_service"), ("mbta", "other_service"), ("animal", "other_service"),
-    ("bicycle", "other_service"), ("contractor", "other_service"), ("news boxes", "other_service"),
-    ("utility", "other_service"), ("bridge", "other_service"), ("highway maintenance", "other_service"),
-    ("electrical", "housing"), ("plumbing", "housing"), ("mechanical", "housing"),
+    ("heat - excessive", "housing"),
+    ("residential", "housing"),
+    ("living conditions", "housing"),
+    ("unsatisfactory utilities", "housing"),
+    ("poor conditions of property", "housing"),
+    ("abandoned building", "housing"),
+    ("building inspection", "housing"),
+    ("unsafe dangerous", "housing"),
+    ("rooming house", "housing"),
+    ("illegal occupancy", "housing"),
+    ("overcrowding", "housing"),
+    ("lead", "housing"),
+    ("ventilation", "housing"),
+    ("rental unit", "housing"),
+    ("egress", "housing"),
+    ("breathe easy", "housing"),
+    ("maintenance - homeowner", "housing"),
+    ("illegal dumping", "dumping"),
+    ("trash on vacant lot", "dumping"),
+    ("construction debris", "dumping"),
+    ("litter basket", "trash"),
+    ("bulk item", "trash"),
+    ("missed trash", "trash"),
+    ("dumpster", "trash"),
+    ("recycling cart", "trash"),
+    ("storage of trash", "trash"),
+    ("general request", "other_service"),
+    ("mbta", "other_service"),
+    ("animal", "other_service"),
+    ("bicycle", "other_service"),
+    ("contractor", "other_service"),
+    ("news boxes", "other_service"),
+    ("utility", "other_service"),
+    ("bridge", "other_service"),
+    ("highway maintenance", "other_service"),
+    ("electrical", "housing"),
+    ("plumbing", "housing"),
+    ("mechanical", "housing"),
 )
-BOSTON_URGENT = {"Tree Emergencies": "high", "Downed Wire": "emergency", "Watermain Break": "high",
-                 "Carbon Monoxide": "emergency", "Unsafe Dangerous Conditions": "high",
-                 "Fire in Food Establishment": "emergency", "Major System Failure": "high",
-                 "No Utilities Residential - Gas": "high", "No Utilities Residential - Electricity": "high",
-                 "Heat - Excessive  Insufficient": "high", "Street Light Knock Downs": "high",
-                 "Sidewalk Repair (Make Safe)": "high", "Traffic Signal Repair": "high"}
+BOSTON_URGENT = {
+    "Tree Emergencies": "high",
+    "Downed Wire": "emergency",
+    "Watermain Break": "high",
+    "Carbon Monoxide": "emergency",
+    "Unsafe Dangerous Conditions": "high",
+    "Fire in Food Establishment": "emergency",
+    "Major System Failure": "high",
+    "No Utilities Residential - Gas": "high",
+    "No Utilities Residential - Electricity": "high",
+    "Heat - Excessive  Insufficient": "high",
+    "Street Light Knock Downs": "high",
+    "Sidewalk Repair (Make Safe)": "high",
+    "Traffic Signal Repair": "high",
+}
 
 
 def boston_topic(type_name: str) -> str | None:
@@ -130,9 +190,29 @@ def load_naagarik(data_dir: Path, tmap: dict[tuple[str, str], str]) -> list[Row]
             continue
         if r.get("civic_issue") == "1":
             topic = tmap.get(("naagarik", r.get("category", "").strip()))
-            rows.append(Row(text, "naagarik", "civic", topic=topic, relevant=True, urgency="normal", weight=0.6))
+            rows.append(
+                Row(
+                    text,
+                    "naagarik",
+                    "civic",
+                    topic=topic,
+                    relevant=True,
+                    urgency="normal",
+                    weight=0.6,
+                )
+            )
         else:
-            rows.append(Row(text, "naagarik", "chatter", topic="none", relevant=False, urgency="low", weight=0.6))
+            rows.append(
+                Row(
+                    text,
+                    "naagarik",
+                    "chatter",
+                    topic="none",
+                    relevant=False,
+                    urgency="low",
+                    weight=0.6,
+                )
+            )
     return rows
 
 
@@ -144,9 +224,13 @@ def load_mumbai(data_dir: Path, tmap: dict[tuple[str, str], str]) -> list[Row]:
             continue
         if r.get("complaint") == "1":
             topic = tmap.get(("mumbai", r.get("category_name", "").strip()))
-            rows.append(Row(text, "mumbai", "complaint", topic=topic, relevant=True, urgency="normal"))
+            rows.append(
+                Row(text, "mumbai", "complaint", topic=topic, relevant=True, urgency="normal")
+            )
         else:
-            rows.append(Row(text, "mumbai", "not_complaint", topic="none", relevant=False, urgency="low"))
+            rows.append(
+                Row(text, "mumbai", "not_complaint", topic="none", relevant=False, urgency="low")
+            )
     return rows
 
 
@@ -156,35 +240,65 @@ def load_nyc(data_dir: Path, tmap: dict[tuple[str, str], str]) -> list[Row]:
         ctype, desc = r.get("Complaint Type", "").strip(), r.get("Descriptor", "").strip()
         topic = tmap.get(("nyc311", ctype))
         text = _clean(f"{desc} {ctype}".replace("/", " / "))
-        rows.append(Row(text, "nyc311", ctype, topic=topic, relevant=True, urgency="normal", weight=0.5))
+        rows.append(
+            Row(text, "nyc311", ctype, topic=topic, relevant=True, urgency="normal", weight=0.5)
+        )
     return rows
 
 
 def load_boston(data_dir: Path) -> list[Row]:
     seen: set[tuple[str, str]] = set()
     rows = []
-    for r in _read_csv(data_dir / "boston_311_2015_sample" / "boston_311_2015_stratified_sample.csv"):
+    for r in _read_csv(
+        data_dir / "boston_311_2015_sample" / "boston_311_2015_stratified_sample.csv"
+    ):
         type_name = r.get("TYPE", "").strip()
         topic = boston_topic(type_name)
         urgency = BOSTON_URGENT.get(type_name, "normal")
-        for text in (_clean(r.get("CASE_TITLE")), _clean(type_name), _clean(f"{r.get('REASON', '')} {type_name}")):
+        for text in (
+            _clean(r.get("CASE_TITLE")),
+            _clean(type_name),
+            _clean(f"{r.get('REASON', '')} {type_name}"),
+        ):
             if len(text) < 4 or (text, type_name) in seen:
                 continue
             seen.add((text, type_name))
-            rows.append(Row(text, "boston311", type_name, topic=topic, relevant=True, urgency=urgency, weight=2.0))
+            rows.append(
+                Row(
+                    text,
+                    "boston311",
+                    type_name,
+                    topic=topic,
+                    relevant=True,
+                    urgency=urgency,
+                    weight=2.0,
+                )
+            )
     return rows
 
 
 def load_complaints_twitter(data_dir: Path) -> list[Row]:
     rows = []
     smap = {"positive": "positive", "neutral": "neutral", "negative": "negative"}
-    for r in _read_csv(data_dir / "complaints_twitter" / "xci_complaints_severity_sentiment_emotion.csv"):
+    for r in _read_csv(
+        data_dir / "complaints_twitter" / "xci_complaints_severity_sentiment_emotion.csv"
+    ):
         text = _clean(r.get("tweet"))
         if len(text) < 3:
             continue
         urgency = "low" if r.get("label") == "0" else "normal"
-        rows.append(Row(text, "complaints_twitter", r.get("domain", ""), topic="none", relevant=False,
-                        urgency=urgency, sentiment=smap.get(r.get("sentiment", "").strip().lower()), weight=0.5))
+        rows.append(
+            Row(
+                text,
+                "complaints_twitter",
+                r.get("domain", ""),
+                topic="none",
+                relevant=False,
+                urgency=urgency,
+                sentiment=smap.get(r.get("sentiment", "").strip().lower()),
+                weight=0.5,
+            )
+        )
     return rows
 
 
@@ -197,7 +311,11 @@ def load_crisislex(data_dir: Path) -> list[Row]:
         text = _clean(r.get("tweet_text"))
         if len(text) < 3:
             continue
-        inf, itype, event = r.get("informativeness", ""), r.get("information_type", ""), r.get("event", "")
+        inf, itype, event = (
+            r.get("informativeness", ""),
+            r.get("information_type", ""),
+            r.get("event", ""),
+        )
         topic: str | None = None
         relevant: bool | None = None
         if inf == "Not related":
@@ -210,18 +328,36 @@ def load_crisislex(data_dir: Path) -> list[Row]:
             urgency, topic, relevant = "low", "none", False
         else:
             urgency = "normal"
-        rows.append(Row(text, "crisislex_t26", event, topic=topic, relevant=relevant, urgency=urgency))
+        rows.append(
+            Row(text, "crisislex_t26", event, topic=topic, relevant=relevant, urgency=urgency)
+        )
     for r in _read_csv(data_dir / "crisislex_t6" / "crisislex_t6_ontopic_offtopic_sample18k.csv"):
         text = _clean(r.get("tweet_text"))
         if r.get("label") == "off-topic" and len(text) >= 3:
-            rows.append(Row(text, "crisislex_t6", r.get("event", ""), topic="none", relevant=False,
-                            urgency="low", weight=0.5))
+            rows.append(
+                Row(
+                    text,
+                    "crisislex_t6",
+                    r.get("event", ""),
+                    topic="none",
+                    relevant=False,
+                    urgency="low",
+                    weight=0.5,
+                )
+            )
     return rows
 
 
 # TREC-IS "actionable" information types
-TREC_HIGH = {"SearchAndRescue", "MovePeople", "EmergingThreats", "GoodsServices", "NewSubEvent", "ServiceAvailable",
-             "MedicalAid"}
+TREC_HIGH = {
+    "SearchAndRescue",
+    "MovePeople",
+    "EmergingThreats",
+    "GoodsServices",
+    "NewSubEvent",
+    "ServiceAvailable",
+    "MedicalAid",
+}
 TREC_EMERGENCY = {"SearchAndRescue", "MedicalAid"}
 TREC_LOW = {"Irrelevant", "Sentiment", "Hashtags", "Discussion"}
 
@@ -244,13 +380,22 @@ def load_trec(data_dir: Path) -> list[Row]:
         if len(text) < 3:
             continue
         cats = [c for c in (r.get("categories") or "").split("|") if c]
-        rows.append(Row(text, "trec_is", r.get("event_id", ""), urgency=trec_urgency(r.get("priority", ""), cats)))
+        rows.append(
+            Row(
+                text,
+                "trec_is",
+                r.get("event_id", ""),
+                urgency=trec_urgency(r.get("priority", ""), cats),
+            )
+        )
     return rows
 
 
 def load_disaster_response(data_dir: Path) -> list[Row]:
     rows = []
-    for r in _read_csv(data_dir / "disaster_response_messages" / "disaster_response_validation.csv"):
+    for r in _read_csv(
+        data_dir / "disaster_response_messages" / "disaster_response_validation.csv"
+    ):
         text = _clean(r.get("message"))
         if len(text) < 3:
             continue
@@ -260,13 +405,21 @@ def load_disaster_response(data_dir: Path) -> list[Row]:
 
         if not on("related"):
             urgency = "low"
-        elif (on("search_and_rescue") or on("medical_help") or on("death") or on("missing_people")) and (
-            on("request") or on("direct_report")
-        ):
+        elif (
+            on("search_and_rescue") or on("medical_help") or on("death") or on("missing_people")
+        ) and (on("request") or on("direct_report")):
             urgency = "emergency"
-        elif on("request") or (on("direct_report") and (on("infrastructure_related") or on("weather_related")
-                                                         or on("buildings") or on("water") or on("food")
-                                                         or on("shelter"))):
+        elif on("request") or (
+            on("direct_report")
+            and (
+                on("infrastructure_related")
+                or on("weather_related")
+                or on("buildings")
+                or on("water")
+                or on("food")
+                or on("shelter")
+            )
+        ):
             urgency = "high"
         else:
             urgency = "normal"
@@ -287,14 +440,33 @@ def load_sentiment(data_dir: Path, none_every: int = 4) -> list[Row]:
             return
         i += 1
         extra = i % none_every == 0
-        rows.append(Row(text, source, group, sentiment=label, topic="none" if extra else None,
-                        relevant=False if extra else None, urgency="low" if extra else None))
+        rows.append(
+            Row(
+                text,
+                source,
+                group,
+                sentiment=label,
+                topic="none" if extra else None,
+                relevant=False if extra else None,
+                urgency="low" if extra else None,
+            )
+        )
 
     for r in _read_csv(base / "semeval2013_2016_task4A_train.csv"):
-        add(r.get("text", ""), r.get("label_name", "").strip().lower(), "semeval", r.get("source_file", ""))
+        add(
+            r.get("text", ""),
+            r.get("label_name", "").strip().lower(),
+            "semeval",
+            r.get("source_file", ""),
+        )
     for r in _read_csv(base / "tweeteval_sentiment_emotion_trainval.csv"):
         if r.get("task") == "sentiment":
-            add(r.get("text", ""), r.get("label_name", "").strip().lower(), "tweeteval", r.get("split", ""))
+            add(
+                r.get("text", ""),
+                r.get("label_name", "").strip().lower(),
+                "tweeteval",
+                r.get("split", ""),
+            )
     for r in _read_csv(base / "vader_icwsm2014_tweets_groundtruth.csv"):
         add(r.get("text", ""), r.get("label_3way", "").strip().lower(), "vader", "vader")
     return rows
@@ -309,9 +481,18 @@ def load_seeds(seed_dir: Path = SEED_DIR) -> list[Row]:
                 continue
             d = json.loads(line)
             topic = d.get("topic")
-            rows.append(Row(d["text"], "seed", path.stem, topic=topic,
-                            relevant=None if topic is None else topic != "none",
-                            urgency=d.get("urgency"), sentiment=d.get("sentiment"), weight=float(d.get("weight", 3.0))))
+            rows.append(
+                Row(
+                    d["text"],
+                    "seed",
+                    path.stem,
+                    topic=topic,
+                    relevant=None if topic is None else topic != "none",
+                    urgency=d.get("urgency"),
+                    sentiment=d.get("sentiment"),
+                    weight=float(d.get("weight", 3.0)),
+                )
+            )
     return rows
 
 
@@ -326,7 +507,11 @@ def feedback_rows(feedback: Iterable[dict[str, object]], weight: float = 5.0) ->
         if task == "topic" and label in TOPICS:
             row.topic, row.relevant = str(label), label != "none"
         elif task == "relevance" and isinstance(label, bool | int | str):
-            rel = label if isinstance(label, bool) else str(label).lower() in ("1", "true", "yes", "relevant")
+            rel = (
+                label
+                if isinstance(label, bool)
+                else str(label).lower() in ("1", "true", "yes", "relevant")
+            )
             row.relevant = bool(rel)
             if not rel:
                 row.topic = "none"
@@ -355,9 +540,15 @@ def load_all(data_dir: Path, *, limit: int | None = None, seed: int = 0) -> list
         raise DataError(f"no topic_map.csv in {data_dir}: is --data pointing at ../shared/data?")
     tmap = load_topic_map(data_dir)
     parts = [
-        load_sanrafael(data_dir, tmap), load_naagarik(data_dir, tmap), load_mumbai(data_dir, tmap),
-        load_nyc(data_dir, tmap), load_boston(data_dir), load_complaints_twitter(data_dir),
-        load_crisislex(data_dir), load_trec(data_dir), load_disaster_response(data_dir),
+        load_sanrafael(data_dir, tmap),
+        load_naagarik(data_dir, tmap),
+        load_mumbai(data_dir, tmap),
+        load_nyc(data_dir, tmap),
+        load_boston(data_dir),
+        load_complaints_twitter(data_dir),
+        load_crisislex(data_dir),
+        load_trec(data_dir),
+        load_disaster_response(data_dir),
         load_sentiment(data_dir),
     ]
     rng = random.Random(seed)

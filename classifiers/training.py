@@ -99,7 +99,9 @@ class RegressionRefused(RuntimeError):
     """The new model's guarded metrics are worse than the artifact it would replace."""
 
     def __init__(self, problems: list[str], metrics: dict[str, Any]) -> None:
-        super().__init__("metrics regressed; not replacing the artifact (use --force): " + "; ".join(problems))
+        super().__init__(
+            "metrics regressed; not replacing the artifact (use --force): " + "; ".join(problems)
+        )
         self.problems = problems
         self.metrics = metrics
 
@@ -160,7 +162,11 @@ def _text_key(text: str) -> str:
 def _holdout_mask(rows: Sequence[Row], name: str) -> np.ndarray:
     if name == "crisislex_t26:floods":
         return np.array(
-            [r.source == "crisislex_t26" and any(k in r.group.lower() for k in CRISIS_FLOOD_EVENTS) for r in rows]
+            [
+                r.source == "crisislex_t26"
+                and any(k in r.group.lower() for k in CRISIS_FLOOD_EVENTS)
+                for r in rows
+            ]
         )
     return np.array([r.source == name for r in rows])
 
@@ -178,7 +184,9 @@ def cap_cells(y: np.ndarray, w: np.ndarray, sources: np.ndarray, cap: float) -> 
     return w
 
 
-def _sample_weights(y: np.ndarray, w: np.ndarray, classes: Sequence[str], power: float = 1.0) -> np.ndarray:
+def _sample_weights(
+    y: np.ndarray, w: np.ndarray, classes: Sequence[str], power: float = 1.0
+) -> np.ndarray:
     """Row weights times class weights ``(total / (k * class_total)) ** power`` (1 = balanced)."""
     counts = Counter(y.tolist())
     total = sum(w[y == c].sum() for c in counts)
@@ -188,10 +196,13 @@ def _sample_weights(y: np.ndarray, w: np.ndarray, classes: Sequence[str], power:
 
 
 def fit_linear(
-    X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, classes: Sequence[str], C: float, power: float = 1.0
-) -> tuple[
-    np.ndarray, np.ndarray
-]:
+    X: sp.csr_matrix,
+    y: np.ndarray,
+    w: np.ndarray,
+    classes: Sequence[str],
+    C: float,
+    power: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Class-balanced logistic regression (SGD, one-vs-rest); returns W (n_features, k) and b (k) in ``classes`` order."""
     present = sorted(set(y.tolist()))
     k = len(classes)
@@ -203,7 +214,12 @@ def fit_linear(
         return W, b
     cols = np.unique(X.indices)  # fit only the hashed columns these rows use
     clf = SGDClassifier(
-        loss="log_loss", alpha=1.0 / (C * X.shape[0]), max_iter=SGD_EPOCHS, tol=None, random_state=0, n_jobs=1
+        loss="log_loss",
+        alpha=1.0 / (C * X.shape[0]),
+        max_iter=SGD_EPOCHS,
+        tol=None,
+        random_state=0,
+        n_jobs=1,
     )
     clf.fit(X[:, cols], y, sample_weight=_sample_weights(y, w, classes, power))
     coef = np.zeros((clf.coef_.shape[0], X.shape[1]), dtype=np.float32)
@@ -251,7 +267,9 @@ def fit_recall_bias(proba: np.ndarray, y_idx: np.ndarray, k: int) -> np.ndarray:
     return bias.astype(np.float32)
 
 
-def fit_head(prep: Prepared, head: str, train_mask: np.ndarray, seed: int, C: float | None = None) -> Head:
+def fit_head(
+    prep: Prepared, head: str, train_mask: np.ndarray, seed: int, C: float | None = None
+) -> Head:
     """Fit on 90 % of the labelled training rows, calibrate on the other 10 %."""
     classes = CLASSES[head]
     idx = np.flatnonzero(train_mask & (prep.labels[head] != ""))
@@ -262,8 +280,14 @@ def fit_head(prep: Prepared, head: str, train_mask: np.ndarray, seed: int, C: fl
     w = prep.weights[fit]
     if head in CELL_CAP:
         w = cap_cells(prep.labels[head][fit], w, prep.sources[fit], CELL_CAP[head])
-    W, b = fit_linear(prep.X[fit], prep.labels[head][fit], w, classes, C or C_VALUES[head],
-                      BALANCE_POWER.get(head, 1.0))
+    W, b = fit_linear(
+        prep.X[fit],
+        prep.labels[head][fit],
+        w,
+        classes,
+        C or C_VALUES[head],
+        BALANCE_POWER.get(head, 1.0),
+    )
     h = Head(head, classes, W, b)
     h.kw_boost = {"topic": KW_BOOST, "urgency": RULE_BOOST, "relevance": REL_BOOST}.get(head, 0.0)
     if head == "urgency":
@@ -276,12 +300,16 @@ def fit_head(prep: Prepared, head: str, train_mask: np.ndarray, seed: int, C: fl
             h.bias = fit_recall_bias(softmax(logits / h.temperature), y_idx, len(classes))
         if head == "urgency":
             crisis = np.array([prep.rows[i].source in CRISIS_SOURCES for i in cal])
-            p_cal = h.proba_from_logits(logits, lexicon_matrix([prep.analyses[i] for i in cal], head, classes))
+            p_cal = h.proba_from_logits(
+                logits, lexicon_matrix([prep.analyses[i] for i in cal], head, classes)
+            )
             h.thresholds = urgency_thresholds(p_cal[crisis], y_idx[crisis], classes)
     return h
 
 
-def urgency_thresholds(p: np.ndarray, y_idx: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+def urgency_thresholds(
+    p: np.ndarray, y_idx: np.ndarray, classes: Sequence[str]
+) -> dict[str, float]:
     """Thresholds that keep recall first: high-or-emergency at ``URGENT_RECALL`` and emergency at
     ``EMERGENCY_RECALL`` on held-out crisis rows (bounded, defaults when too few rows)."""
     out = dict(DEFAULT_THRESHOLDS)
@@ -290,40 +318,54 @@ def urgency_thresholds(p: np.ndarray, y_idx: np.ndarray, classes: Sequence[str])
     if urgent.sum() >= 20:
         # in-distribution rows overstate recall on other events: never above the LOSO-chosen default
         s = p[urgent, em] + p[urgent, hi]
-        out["urgent"] = float(np.clip(np.quantile(s, 1 - URGENT_RECALL), 0.08, DEFAULT_THRESHOLDS["urgent"]))
+        out["urgent"] = float(
+            np.clip(np.quantile(s, 1 - URGENT_RECALL), 0.08, DEFAULT_THRESHOLDS["urgent"])
+        )
     if (y_idx == em).sum() >= 10:
-        out["emergency"] = float(np.clip(np.quantile(p[y_idx == em, em], 1 - EMERGENCY_RECALL), 0.15, 0.5))
+        out["emergency"] = float(
+            np.clip(np.quantile(p[y_idx == em, em], 1 - EMERGENCY_RECALL), 0.15, 0.5)
+        )
     return {k: round(v, 4) for k, v in out.items()}
 
 
 def head_proba(h: Head, X: sp.csr_matrix, analyses: Sequence[Analysis] | None = None) -> np.ndarray:
-    kw = lexicon_matrix(analyses, h.name, h.classes) if analyses is not None and h.kw_boost else None
+    kw = (
+        lexicon_matrix(analyses, h.name, h.classes) if analyses is not None and h.kw_boost else None
+    )
     return h.proba_from_logits(np.asarray(X @ h.W) + h.b, kw)
 
 
 # -- evaluation -------------------------------------------------------------------------------
-def predict_topics(rel: Head, top: Head, X: sp.csr_matrix, analyses: Sequence[Analysis]) -> list[str]:
+def predict_topics(
+    rel: Head, top: Head, X: sp.csr_matrix, analyses: Sequence[Analysis]
+) -> list[str]:
     p_rel = head_proba(rel, X, analyses)[:, rel.classes.index("yes")]
     p_top = head_proba(top, X, analyses)
     return [
-        (topic_override(an) or top.classes[int(p.argmax())]) if relevance_decision(float(r), an) else "none"
+        (topic_override(an) or top.classes[int(p.argmax())])
+        if relevance_decision(float(r), an)
+        else "none"
         for r, p, an in zip(p_rel, p_top, analyses, strict=True)
     ]
 
 
-def predict_urgency(h: Head, X: sp.csr_matrix, analyses: Sequence[Analysis], thresholds: dict[str, float]) -> list[
-    str
-]:
+def predict_urgency(
+    h: Head, X: sp.csr_matrix, analyses: Sequence[Analysis], thresholds: dict[str, float]
+) -> list[str]:
     p = head_proba(h, X, analyses)
     return [
         h.classes[
-            urgency_decision(p[i], analyses[i].rules, h.classes, thresholds, analyses[i].life_safety)[0]
+            urgency_decision(
+                p[i], analyses[i].rules, h.classes, thresholds, analyses[i].life_safety
+            )[0]
         ]
         for i in range(len(p))
     ]
 
 
-def evaluate_holdouts(prep: Prepared, seed: int, holdouts: Iterable[tuple[str, str]] = HOLDOUTS) -> dict[str, Any]:
+def evaluate_holdouts(
+    prep: Prepared, seed: int, holdouts: Iterable[tuple[str, str]] = HOLDOUTS
+) -> dict[str, Any]:
     out: dict[str, dict[str, Any]] = {"topic": {}, "sentiment": {}, "urgency": {}}
     for task, name in holdouts:
         test = _holdout_mask(prep.rows, name)
@@ -338,12 +380,19 @@ def evaluate_holdouts(prep: Prepared, seed: int, holdouts: Iterable[tuple[str, s
             rel = fit_head(prep, "relevance", train, seed)
             top = fit_head(prep, "topic", train, seed)
             pred = predict_topics(rel, top, prep.X[te], [prep.analyses[i] for i in te])
-            rep = ev.classification_report(list(prep.labels["topic"][te]), pred, [*CIVIC_TOPICS, "none"])
+            rep = ev.classification_report(
+                list(prep.labels["topic"][te]), pred, [*CIVIC_TOPICS, "none"]
+            )
             # relevance on the held-out source (where it has both kinds of rows)
             tr = np.flatnonzero(test & (prep.labels["relevance"] != ""))
             ans = [prep.analyses[i] for i in tr]
-            p_rel = [relevance_decision(float(r), an) for r, an in zip(head_proba(rel, prep.X[tr], ans)[:, 1], ans, strict=True)]
-            rep["relevance"] = ev.binary_pr(list(prep.labels["relevance"][tr] == "yes"), list(p_rel))
+            p_rel = [
+                relevance_decision(float(r), an)
+                for r, an in zip(head_proba(rel, prep.X[tr], ans)[:, 1], ans, strict=True)
+            ]
+            rep["relevance"] = ev.binary_pr(
+                list(prep.labels["relevance"][tr] == "yes"), list(p_rel)
+            )
         elif task == "sentiment":
             h = fit_head(prep, "sentiment", train, seed)
             pred = [h.classes[int(i)] for i in head_proba(h, prep.X[te]).argmax(axis=1)]
@@ -356,7 +405,9 @@ def evaluate_holdouts(prep: Prepared, seed: int, holdouts: Iterable[tuple[str, s
         rep["train_rows"] = int(np.sum(train & (prep.labels[task] != "")))
         rep["seconds"] = round(time.perf_counter() - t0, 1)
         out[task][name] = rep
-        log.info("holdout %s/%s: %s", task, name, {k: v for k, v in rep.items() if k != "per_class"})
+        log.info(
+            "holdout %s/%s: %s", task, name, {k: v for k, v in rep.items() if k != "per_class"}
+        )
     return out
 
 
@@ -368,13 +419,21 @@ def headline(loso: dict[str, Any]) -> dict[str, float]:
     sent = loso.get("sentiment", {})
     urg = loso.get("urgency", {})
     return {
-        "topic_macro_f1": mean([r["macro_f1"] for k, r in topic.items() if k in ("sanrafael", "nyc311", "mumbai")]),
+        "topic_macro_f1": mean(
+            [r["macro_f1"] for k, r in topic.items() if k in ("sanrafael", "nyc311", "mumbai")]
+        ),
         "topic_macro_f1_sanrafael": topic.get("sanrafael", {}).get("macro_f1", 0.0),
         "sentiment_macro_recall": mean([r["macro_recall"] for r in sent.values()]),
-        "emergency_recall": mean([r["emergency"]["recall"] for r in urg.values() if r["emergency"]["support"]]),
-        "emergency_precision": mean([r["emergency"]["precision"] for r in urg.values() if r["emergency"]["support"]]),
+        "emergency_recall": mean(
+            [r["emergency"]["recall"] for r in urg.values() if r["emergency"]["support"]]
+        ),
+        "emergency_precision": mean(
+            [r["emergency"]["precision"] for r in urg.values() if r["emergency"]["support"]]
+        ),
         "high_or_emergency_recall": mean([r["high_or_emergency"]["recall"] for r in urg.values()]),
-        "high_or_emergency_precision": mean([r["high_or_emergency"]["precision"] for r in urg.values()]),
+        "high_or_emergency_precision": mean(
+            [r["high_or_emergency"]["precision"] for r in urg.values()]
+        ),
     }
 
 
@@ -472,7 +531,9 @@ def _random_split_report(prep: Prepared, seed: int) -> dict[str, Any]:
         if len(te) == 0:
             continue
         if h == "urgency":
-            pred = predict_urgency(head, prep.X[te], [prep.analyses[i] for i in te], head.thresholds)
+            pred = predict_urgency(
+                head, prep.X[te], [prep.analyses[i] for i in te], head.thresholds
+            )
             out[h] = ev.urgency_report(list(prep.labels[h][te]), pred)
         else:
             an = [prep.analyses[i] for i in te]
@@ -496,28 +557,54 @@ def _in_city_report(prep: Prepared, seed: int) -> dict[str, Any]:
 
 def train_main(argv: list[str] | None = None) -> int:
     """``civic-listener train [--data DIR] [--out DIR] [--force] [--limit N] [--feedback FILE]``."""
-    parser = argparse.ArgumentParser(prog="civic-listener train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="civic-listener train", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="shared data directory")
     parser.add_argument("--out", type=Path, default=DEFAULT_ARTIFACT_DIR, help="artifact directory")
-    parser.add_argument("--force", action="store_true", help="replace the artifact even if metrics regress")
-    parser.add_argument("--limit", type=int, default=None, help="at most N rows per dataset (smoke runs)")
-    parser.add_argument("--feedback", type=Path, action="append", default=[], help="corrections JSONL")
+    parser.add_argument(
+        "--force", action="store_true", help="replace the artifact even if metrics regress"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, help="at most N rows per dataset (smoke runs)"
+    )
+    parser.add_argument(
+        "--feedback", type=Path, action="append", default=[], help="corrections JSONL"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-eval", action="store_true", help="skip the leave-one-source-out evaluation")
+    parser.add_argument(
+        "--no-eval", action="store_true", help="skip the leave-one-source-out evaluation"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     feedback: list[dict[str, Any]] = []
     for f in args.feedback:
         feedback.extend(load_feedback_file(f))
     try:
-        metrics = run_training(args.data, args.out, feedback=feedback, force=args.force, limit=args.limit,
-                               seed=args.seed, evaluate=not args.no_eval)
+        metrics = run_training(
+            args.data,
+            args.out,
+            feedback=feedback,
+            force=args.force,
+            limit=args.limit,
+            seed=args.seed,
+            evaluate=not args.no_eval,
+        )
     except RegressionRefused as exc:
         print(f"refused: {exc}")
         return 2
     except DataError as exc:
         print(f"error: {exc}")
         return 1
-    print(json.dumps({"headline": metrics["headline"], "artifact_hash": metrics["artifact_hash"],
-                      "artifact_bytes": metrics["artifact_bytes"], "out": str(args.out)}, indent=1))
+    print(
+        json.dumps(
+            {
+                "headline": metrics["headline"],
+                "artifact_hash": metrics["artifact_hash"],
+                "artifact_bytes": metrics["artifact_bytes"],
+                "out": str(args.out),
+            },
+            indent=1,
+        )
+    )
     return 0

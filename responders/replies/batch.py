@@ -402,7 +402,7 @@ def case_events(desk: ReplyDesk, event: str, city_id: int, case_ids: Sequence[in
             cases.append(case)
         if not cases:
             return 0
-        posts = _case_posts(conn, city_id, cases)
+        posts = _case_posts(conn, city_id, cases, settled_skipped=event in ("filed", "linked"))
         replies = replies_of(conn, sorted({p.id for ps in posts.values() for p in ps}))
         templates = _templates(conn, city_id)
         for case in cases:
@@ -418,13 +418,28 @@ def case_events(desk: ReplyDesk, event: str, city_id: int, case_ids: Sequence[in
 
 
 def _case_posts(
-    conn: Connection, city_id: int, cases: Sequence[CaseRow]
+    conn: Connection, city_id: int, cases: Sequence[CaseRow], *, settled_skipped: bool = False
 ) -> dict[int, list[PostRow]]:
-    """Each case's posts that still exist: those linked to it and the one it was drafted from."""
+    """Each case's posts that still exist: those linked to it and the one it was drafted from.
+
+    ``settled_skipped`` leaves out posts whose first reply already carries this case or is no
+    longer a draft: a "filed" or "linked" event has nothing to change there, and skipping them
+    keeps each event's cost to the posts it concerns (a case that many residents report is
+    linked once per report; reading all its posts each time would grow with the square).
+    """
     ids = [c.id for c in cases]
     origins = [c.post_id for c in cases if c.post_id is not None]
     rows: dict[int, PostRow] = {}
     live = [POST.c.city_id == city_id, POST.c.deleted_at.is_(None)]
+    if settled_skipped:
+        r = REPLY.c
+        live.append(
+            ~sa.exists().where(
+                r.post_id == POST.c.id,
+                r.kind == "reply",
+                sa.or_(r.case_id == POST.c.case_id, r.state != "draft"),
+            )
+        )
     for chunk in _chunks(ids):
         q = _post_select().where(POST.c.case_id.in_(chunk), *live)
         rows.update((r.id, PostRow(**r._mapping)) for r in conn.execute(q))

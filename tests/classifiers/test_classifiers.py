@@ -60,7 +60,13 @@ def _check_prediction(p: Prediction) -> None:
     assert p.sentiment in SENTIMENTS
     assert isinstance(p.language, str) and p.language
     assert p.relevant == (p.topic != "none")
-    for score in (p.relevance_score, p.topic_score, p.urgency_score, p.sentiment_score, p.language_score):
+    for score in (
+        p.relevance_score,
+        p.topic_score,
+        p.urgency_score,
+        p.sentiment_score,
+        p.language_score,
+    ):
         assert 0.0 <= score <= 1.0
     for task in ("relevance", "topic", "urgency", "sentiment", "language"):
         assert task in p.evidence
@@ -98,11 +104,17 @@ def test_sensible_labels(clf: CivicClassifier) -> None:
     assert preds["Loud music next door every night until 3am"].topic == "noise"
     assert preds["rats all over the alley behind the restaurant"].topic == "pests"
     assert preds["Hay un bache enorme en la calle frente a mi casa"].language == "es"
-    assert preds["I smell gas in the hallway of my building, everyone is getting out"].urgency == "emergency"
+    assert (
+        preds["I smell gas in the hallway of my building, everyone is getting out"].urgency
+        == "emergency"
+    )
     assert preds["Live wire down on the sidewalk sparking near the school"].urgency == "emergency"
-    assert "rule:gas_leak" in preds["I smell gas in the hallway of my building, everyone is getting out"].evidence[
-        "urgency"
-    ]
+    assert (
+        "rule:gas_leak"
+        in preds["I smell gas in the hallway of my building, everyone is getting out"].evidence[
+            "urgency"
+        ]
+    )
     assert preds["Best concert ever!!! 😍😍"].sentiment == "positive"
     assert not preds["Best concert ever!!! 😍😍"].relevant
     loc = preds["Street light out at the corner of Tremont and Boylston"].locations
@@ -133,8 +145,14 @@ def test_artifact_budget() -> None:
     load_classifier()
     assert time.perf_counter() - t0 < 2.0
     metrics = json.loads((DEFAULT_ARTIFACT_DIR / "metrics.json").read_text())
-    for key in ("topic_macro_f1", "sentiment_macro_recall", "emergency_recall", "emergency_precision",
-                "high_or_emergency_recall", "high_or_emergency_precision"):
+    for key in (
+        "topic_macro_f1",
+        "sentiment_macro_recall",
+        "emergency_recall",
+        "emergency_precision",
+        "high_or_emergency_recall",
+        "high_or_emergency_precision",
+    ):
         assert key in metrics["headline"]
 
 
@@ -160,14 +178,46 @@ def test_throughput_sanity(clf: CivicClassifier) -> None:
 def test_overfit_tiny_set() -> None:
     rows = []
     for i in range(6):
-        rows.append(Row(f"pothole in the road number {i}", "t", topic="pothole", relevant=True, urgency="normal",
-                        sentiment="negative"))
-        rows.append(Row(f"graffiti tag on the wall {i}", "t", topic="graffiti", relevant=True, urgency="normal",
-                        sentiment="neutral"))
-        rows.append(Row(f"fire in the house people trapped {i}", "t", topic="none", relevant=False,
-                        urgency="emergency", sentiment="negative"))
-        rows.append(Row(f"lovely sunny day at the beach {i}", "t", topic="none", relevant=False, urgency="low",
-                        sentiment="positive"))
+        rows.append(
+            Row(
+                f"pothole in the road number {i}",
+                "t",
+                topic="pothole",
+                relevant=True,
+                urgency="normal",
+                sentiment="negative",
+            )
+        )
+        rows.append(
+            Row(
+                f"graffiti tag on the wall {i}",
+                "t",
+                topic="graffiti",
+                relevant=True,
+                urgency="normal",
+                sentiment="neutral",
+            )
+        )
+        rows.append(
+            Row(
+                f"fire in the house people trapped {i}",
+                "t",
+                topic="none",
+                relevant=False,
+                urgency="emergency",
+                sentiment="negative",
+            )
+        )
+        rows.append(
+            Row(
+                f"lovely sunny day at the beach {i}",
+                "t",
+                topic="none",
+                relevant=False,
+                urgency="low",
+                sentiment="positive",
+            )
+        )
     prep = prepare(rows)
     everything = np.ones(len(rows), dtype=bool)
     heads = {h: fit_head(prep, h, everything, seed=0, C=100.0) for h in CLASSES}
@@ -210,7 +260,10 @@ def test_language(text: str, lang: str) -> None:
         ("broken swing in Franklin Park", [("landmark", "Franklin Park")]),
         ("rats everywhere in Dorchester", [("neighborhood", "Dorchester")]),
         ("needles by the steps 42.3601, -71.0589", [("coordinates", "42.3601, -71.0589")]),
-        ("bache en la esquina de Calle 5 y Avenida Juárez", [("intersection", "Calle 5 & Avenida Juárez")]),
+        (
+            "bache en la esquina de Calle 5 y Avenida Juárez",
+            [("intersection", "Calle 5 & Avenida Juárez")],
+        ),
         ("I love the jp vibes and the dot ave food", [("street", "dot ave")]),
         ("no location here, just a pothole", []),
     ],
@@ -227,7 +280,9 @@ def test_location_neighborhood_and_geocoder() -> None:
         def geocode(self, address: str, city: str) -> tuple[float, float] | None:
             return (1.0, 2.0) if city == "Boston" else None
 
-    locs = LocationExtractor(geocoder=FakeGeocoder()).extract_one("Graffiti at 12 Main St in Jamaica Plain")
+    locs = LocationExtractor(geocoder=FakeGeocoder()).extract_one(
+        "Graffiti at 12 Main St in Jamaica Plain"
+    )
     addr = [x for x in locs if x.kind == "address"][0]
     assert addr.neighborhood == "Jamaica Plain"
     assert (addr.lat, addr.lon) == (1.0, 2.0)
@@ -241,8 +296,15 @@ def test_gazetteer_is_per_city() -> None:
             "city": "Springfield",
             "neighborhoods": [{"name": "Old Town", "lat": 1.0, "lon": 2.0, "aliases": ["oldtown"]}],
             "streets": [{"name": "Evergreen Terrace", "aliases": ["evergreen"]}],
-            "landmarks": [{"name": "Power Plant", "lat": 3.0, "lon": 4.0, "neighborhood": "Old Town",
-                           "aliases": []}],
+            "landmarks": [
+                {
+                    "name": "Power Plant",
+                    "lat": 3.0,
+                    "lon": 4.0,
+                    "neighborhood": "Old Town",
+                    "aliases": [],
+                }
+            ],
         }
     )
     ex = LocationExtractor(city)
@@ -259,21 +321,31 @@ def test_gazetteer_is_per_city() -> None:
 
 # -- training ------------------------------------------------------------------------------------
 def test_feedback_rows() -> None:
-    rows = feedback_rows([
-        {"text": "a", "task": "topic", "label": "noise"},
-        {"text": "b", "task": "urgency", "label": "emergency"},
-        {"text": "c", "task": "relevance", "label": False},
-        {"text": "d", "task": "topic", "label": "not-a-topic"},
-    ])
+    rows = feedback_rows(
+        [
+            {"text": "a", "task": "topic", "label": "noise"},
+            {"text": "b", "task": "urgency", "label": "emergency"},
+            {"text": "c", "task": "relevance", "label": False},
+            {"text": "d", "task": "topic", "label": "not-a-topic"},
+        ]
+    )
     assert [(r.topic, r.urgency, r.relevant) for r in rows] == [
-        ("noise", None, True), (None, "emergency", None), ("none", None, False)
+        ("noise", None, True),
+        (None, "emergency", None),
+        ("none", None, False),
     ]
     assert all(r.weight > 1 for r in rows)
 
 
 def test_regressions_guard() -> None:
-    old = {"evaluation_protocol": "p", "headline": {"topic_macro_f1": 0.8, "sentiment_macro_recall": 0.7}}
-    new = {"evaluation_protocol": "p", "headline": {"topic_macro_f1": 0.7, "sentiment_macro_recall": 0.71}}
+    old = {
+        "evaluation_protocol": "p",
+        "headline": {"topic_macro_f1": 0.8, "sentiment_macro_recall": 0.7},
+    }
+    new = {
+        "evaluation_protocol": "p",
+        "headline": {"topic_macro_f1": 0.7, "sentiment_macro_recall": 0.71},
+    }
     assert regressions(old, new) == ["headline.topic_macro_f1: 0.8000 -> 0.7000"]
     assert regressions(old, {**new, "evaluation_protocol": "other"}) == []
 
@@ -283,10 +355,14 @@ def test_training_smoke(tmp_path: Path) -> None:
     out = tmp_path / "art"
     out.mkdir()
     # an existing model with better metrics: the new one must be refused
-    (out / "metrics.json").write_text(json.dumps({
-        "evaluation_protocol": "loso-v2-limit120",
-        "headline": {"topic_macro_f1": 0.99, "sentiment_macro_recall": 0.99},
-    }))
+    (out / "metrics.json").write_text(
+        json.dumps(
+            {
+                "evaluation_protocol": "loso-v2-limit120",
+                "headline": {"topic_macro_f1": 0.99, "sentiment_macro_recall": 0.99},
+            }
+        )
+    )
     with pytest.raises(RegressionRefused) as err:
         run_training(DATA_DIR, out, limit=120, seed=1)
     metrics = err.value.metrics
@@ -296,7 +372,9 @@ def test_training_smoke(tmp_path: Path) -> None:
 
     marker = "zorblax flibber wibble"
     feedback = [{"text": marker, "task": "topic", "label": "graffiti"}] * 3
-    metrics = run_training(DATA_DIR, out, limit=120, seed=1, force=True, feedback=feedback, evaluate=False)
+    metrics = run_training(
+        DATA_DIR, out, limit=120, seed=1, force=True, feedback=feedback, evaluate=False
+    )
     assert metrics["data"]["feedback_rows"] == 3
     assert (out / "model.npz").exists() and (out / "meta.json").exists()
     assert metrics["artifact_bytes"] < 25 * 1024 * 1024
@@ -311,6 +389,8 @@ def test_training_smoke(tmp_path: Path) -> None:
 def test_train_main_cli(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         train_main(["--help"])
-    code = train_main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--limit", "5"])
+    code = train_main(
+        ["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--limit", "5"]
+    )
     assert code == 1
     assert not (tmp_path / "o").exists()
