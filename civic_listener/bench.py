@@ -105,8 +105,13 @@ def bench_replay(posts: int = 50_000, *, with_responders: bool = True) -> dict[s
 
     with tempfile.TemporaryDirectory() as tmp:
         path = write_replay(Path(tmp) / "replay.jsonl", posts)
+        # one service alone on the machine: the classifier uses both cores
         settings = load_settings(
-            database_url=f"sqlite:///{tmp}/bench.db", replay_file=path, batch_size=2000
+            database_url=f"sqlite:///{tmp}/bench.db",
+            replay_file=path,
+            batch_size=2000,
+            classifier_jobs=2,
+            health_port=0,
         )
         services = build_services(settings, with_responders=with_responders)
         services.classifier  # load before timing  # noqa: B018

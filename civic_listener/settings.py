@@ -133,7 +133,9 @@ class Settings(BaseSettings):
     classifier_dir: Path | None = None
     # processes the classifier splits a large batch over (default: up to 2 cores); 1 when
     # several workers share a machine, so they do not oversubscribe its cores
-    classifier_jobs: int | None = Field(default=None, ge=1, le=64)
+    # Processes a large batch is split over. 1 (the default) labels in the service's own
+    # process; 2 uses a second core through a worker process.
+    classifier_jobs: int = Field(default=1, ge=1, le=64)
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     poll_interval_seconds: float = Field(default=5.0, gt=0.0)
     # Acting
