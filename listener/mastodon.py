@@ -57,6 +57,7 @@ from listener.platform import (
     PlatformSource,
     SourceOptions,
     each_or_quarantine,
+    load_cursor,
     parse_options,
     retry_after,
 )
@@ -470,7 +471,7 @@ class MastodonSource(PlatformSource):
     # ------------------------------------------------------------------ protocol
 
     def _iter(self, cursor: str | None, stop: threading.Event) -> Iterator[Item]:
-        state = _load(cursor)
+        state = load_cursor(cursor, "Mastodon")
         self.monitor.set_state("running")
         yield from self._poll(state, stop)
         if self.opts.stream:
@@ -481,7 +482,7 @@ class MastodonSource(PlatformSource):
 
     def _one_pass(self, cursor: str | None, stop: threading.Event) -> Iterator[Item]:
         """Poll every feed forward from the cursor once; no stream is opened."""
-        yield from self._poll(_load(cursor), stop)
+        yield from self._poll(load_cursor(cursor, "Mastodon"), stop)
 
 
 def _entry_id(entry: Any) -> str | None:
@@ -500,16 +501,6 @@ def _newest(a: str | None, b: str) -> str:
     if a.isdigit() and b.isdigit():
         return a if int(a) > int(b) else b
     return b
-
-
-def _load(cursor: str | None) -> dict[str, str]:
-    if not cursor:
-        return {}
-    try:
-        value = json.loads(cursor)
-    except ValueError:
-        return {}
-    return {k: v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
 
 
 _TAG = re.compile(r"^#?[\w]+$")

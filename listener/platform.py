@@ -9,6 +9,8 @@ platform's search or replay and ends without holding a connection open.
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -21,6 +23,8 @@ from listener.base import Item, PostIn
 from listener.health import HealthMonitor
 from listener.state import MemoryState, StateStore
 from models.types import utcnow
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -180,6 +184,18 @@ def each_or_quarantine(
 
 
 # --------------------------------------------------------------------------- rate limits
+
+
+def load_cursor(cursor: str | None, kind: str) -> dict[str, str]:
+    """A source's JSON cursor as a flat map of strings; an unreadable one starts afresh."""
+    if not cursor:
+        return {}
+    try:
+        value = json.loads(cursor)
+    except ValueError:
+        log.warning("%s: ignoring a cursor that is not JSON: %r", kind, cursor[:40])
+        return {}
+    return {k: v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
 
 
 def _number(value: str | None) -> float | None:

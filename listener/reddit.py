@@ -46,6 +46,7 @@ from listener.platform import (
     PlatformSource,
     SourceOptions,
     each_or_quarantine,
+    load_cursor,
     parse_options,
     require_secret,
     retry_after,
@@ -275,7 +276,7 @@ class RedditSource(PlatformSource):
         self.state.save(self.name, "recent", self.recent)
 
     def _iter(self, cursor: str | None, stop: threading.Event) -> Iterator[Item]:
-        state = _load(cursor)
+        state = load_cursor(cursor, "Reddit")
         self.monitor.set_state("running")
         while True:
             yield from self._pass(state, stop)
@@ -283,7 +284,7 @@ class RedditSource(PlatformSource):
                 return
 
     def _one_pass(self, cursor: str | None, stop: threading.Event) -> Iterator[Item]:
-        yield from self._pass(_load(cursor), stop)
+        yield from self._pass(load_cursor(cursor, "Reddit"), stop)
 
 
 def _child_name(child: Any) -> str | None:
@@ -296,16 +297,6 @@ def _child_name(child: Any) -> str | None:
     if isinstance(data.get("id"), str) and isinstance(child.get("kind"), str):
         return f"{child['kind']}_{data['id']}"
     return None
-
-
-def _load(cursor: str | None) -> dict[str, str]:
-    if not cursor:
-        return {}
-    try:
-        value = json.loads(cursor)
-    except ValueError:
-        return {}
-    return {k: v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
 
 
 _SUB = re.compile(r"^(r/)?[A-Za-z0-9_]{2,21}$")

@@ -53,6 +53,7 @@ from listener.platform import (
     SourceOptions,
     city_settings,
     each_or_quarantine,
+    load_cursor,
     parse_options,
     require_secret,
     retry_after,
@@ -310,17 +311,6 @@ class _Stream(tweepy.StreamingClient):
 # --------------------------------------------------------------------------- source
 
 
-def _load_cursor(cursor: str | None) -> dict[str, str]:
-    if not cursor:
-        return {}
-    try:
-        value = json.loads(cursor)
-    except ValueError:
-        log.warning("X: ignoring a cursor that is not JSON: %r", cursor[:40])
-        return {}
-    return {k: v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
-
-
 class XSource(PlatformSource):
     kind = "x"
 
@@ -573,7 +563,7 @@ class XSource(PlatformSource):
     # ------------------------------------------------------------------ protocol
 
     def _iter(self, cursor: str | None, stop: threading.Event) -> Iterator[Item]:
-        state = _load_cursor(cursor)
+        state = load_cursor(cursor, "X")
         self.monitor.set_state("running")
         if self.opts.mode == "stream" and self.budget.pace() <= 1.0:
             if self.opts.sync_rules:
@@ -592,7 +582,7 @@ class XSource(PlatformSource):
 
     def _one_pass(self, cursor: str | None, stop: threading.Event) -> Iterator[Item]:
         """One poll of every query (a stream source recovers its gap by search and ends)."""
-        state = _load_cursor(cursor)
+        state = load_cursor(cursor, "X")
         yield from self._poll(state, stop, mentions=self.opts.mode == "poll")
 
 
