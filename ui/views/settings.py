@@ -5,6 +5,7 @@ other roles see them read-only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,19 +19,12 @@ from ui.logic.settings import EDITABLE, change, change_rule, parse_list, rules_i
 PLATFORMS = ("x", "mastodon", "bluesky", "reddit")
 
 
-def _save(ctx: Context, values: dict[str, Any]) -> None:
-    assert ctx.city is not None
+def _apply(ctx: Context, values: dict[str, Any], change_one: Callable[[str, Any], bool]) -> None:
+    """Apply each changed value through ``change_one``; report what was saved or refused."""
     changed, errors = [], []
     for key, value in values.items():
         try:
-            if change(
-                ctx.services.engine,
-                ctx.actor,
-                city_id=ctx.city_id,
-                base=ctx.city.settings,
-                key=key,
-                value=value,
-            ):
+            if change_one(key, value):
                 changed.append(key)
         except PermissionDenied as exc:
             st.error(f"Not allowed: {exc}")
@@ -44,6 +38,18 @@ def _save(ctx: Context, values: dict[str, Any]) -> None:
         st.rerun()
     elif not errors:
         st.info("Nothing changed.")
+
+
+def _save(ctx: Context, values: dict[str, Any]) -> None:
+    assert ctx.city is not None
+    base = ctx.city.settings
+    _apply(
+        ctx,
+        values,
+        lambda key, value: change(
+            ctx.services.engine, ctx.actor, city_id=ctx.city_id, base=base, key=key, value=value
+        ),
+    )
 
 
 def _recent_changes(ctx: Context) -> list[dict[str, Any]]:
@@ -140,30 +146,18 @@ def _triage_rules(ctx: Context, *, can_rules: bool) -> None:
 
 
 def _save_rules(ctx: Context, values: dict[str, Any]) -> None:
-    changed, errors = [], []
-    for key, value in values.items():
-        try:
-            if change_rule(
-                ctx.services.engine,
-                ctx.actor,
-                city_id=ctx.city_id,
-                settings=ctx.services.settings,
-                key=key,
-                value=value,
-            ):
-                changed.append(key)
-        except PermissionDenied as exc:
-            st.error(f"Not allowed: {exc}")
-            return
-        except ValueError as exc:
-            errors.append(str(exc))
-    for e in errors:
-        st.error(e)
-    if changed:
-        st.session_state["settings_msg"] = f"Saved: {', '.join(changed)}."
-        st.rerun()
-    elif not errors:
-        st.info("Nothing changed.")
+    _apply(
+        ctx,
+        values,
+        lambda key, value: change_rule(
+            ctx.services.engine,
+            ctx.actor,
+            city_id=ctx.city_id,
+            settings=ctx.services.settings,
+            key=key,
+            value=value,
+        ),
+    )
 
 
 def render() -> None:
