@@ -1,4 +1,5 @@
-"""Classify throughput and peak memory: ``python -m classifiers.bench [--n 20000] [--batch 1000]``.
+"""Classify throughput and peak memory: ``python -m classifiers.bench [--n 20000] [--batch 1000]
+[--jobs N]``.
 
 Posts are drawn from the shared data when it is there (tweets, 311 reports, crisis tweets mixed),
 otherwise from a built-in sample; every post gets every label.  Prints one JSON line.
@@ -60,11 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="processes (default: up to 2; 1 = this one only)"
+    )
     args = parser.parse_args(argv)
     from classifiers import load_classifier
 
     t0 = time.perf_counter()
-    clf = load_classifier()
+    clf = load_classifier(jobs=args.jobs)
     load_s = time.perf_counter() - t0
     posts = load_posts(args.data, args.n)
     clf.predict(posts[: args.batch])  # warm-up

@@ -2,24 +2,32 @@
 
 A post becomes: word unigrams and bigrams, character 4-grams inside words (robust to typos), and
 pseudo-tokens for lexicon hits (topic keywords, danger rules, sentiment words, emoji, negation).
-Everything is hashed into one fixed space with scikit-learn's ``FeatureHasher`` so no vocabulary
-has to be stored, and every row is L2-normalised on its own, so a post's features never depend on
-the other posts of its batch.
+Everything is hashed into one fixed space with scikit-learn's ``FeatureHasher`` formula so no
+vocabulary has to be stored, and every row is L2-normalised on its own, so a post's features never
+depend on the other posts of its batch.
 
 Normalisation removes what would tie a model to the cities it was trained on: URLs, @handles,
 numbers, street addresses and the names of the training cities become placeholder tokens.
+
+Speed without changing a value: ``Featurizer.transform`` builds exactly the matrix that
+``FeatureHasher`` makes of ``analyse``'s (token, weight) pairs, from cached columns (a word with its
+character 4-grams, a bigram, a pseudo-token) instead of hashing every string of every post; an
+urgency or life-safety regex runs only on a text that holds one of the strings it cannot match
+without (``required_strings``, derived from the pattern itself, so edited lexicons keep it exact).
 """
 
 from __future__ import annotations
 
 import re
+import time
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction import FeatureHasher
 from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
@@ -121,6 +129,8 @@ def _keyword_table(table: dict[str, tuple[str, ...]]) -> dict[tuple[str, ...], s
 _KW_TABLE = _keyword_table(lx.TOPIC_KEYWORDS)
 _KW_MAXLEN = max(len(k) for k in _KW_TABLE)
 _KW_FIRST = frozenset(k[0] for k in _KW_TABLE if len(k) > 1)
+_KW_STARTS = frozenset(k[0] for k in _KW_TABLE)
+_SENTIMENT_WORDS = lx.POSITIVE_WORDS | lx.NEGATIVE_WORDS | lx.NEGATORS
 _CHARGRAM_CACHE: dict[str, list[tuple[str, float]]] = {}
 
 
@@ -137,6 +147,141 @@ def _chargrams(w: str) -> list[tuple[str, float]]:
     return grams
 
 
+# --- literal prefilters: a regex runs only when the text contains one of its required strings ---
+try:
+    from re import _constants as _sre_c  # type: ignore[attr-defined]
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - other Python versions: every regex runs
+    _sre_c = _sre_parse = None  # type: ignore[assignment]
+
+_MAX_LITERALS = 64
+# characters outside ASCII that match an ASCII letter under IGNORECASE (ı ~ i, ſ ~ s, K ~ k, İ ~ i)
+_FOLDS_TO_ASCII = frozenset(
+    c for c in map(chr, range(128, 0x10000)) if re.match("[a-z]", c, re.IGNORECASE)
+)
+
+
+def _literal(cp: int, fold: bool) -> str | None:
+    ch = chr(cp)
+    if not fold:
+        return ch
+    if ch in _FOLDS_TO_ASCII:
+        return None
+    return ch.lower() if ch.isascii() else ch
+
+
+_Sets = tuple[frozenset[str] | None, frozenset[str] | None]
+
+
+def _pick(*sets: frozenset[str] | None) -> frozenset[str] | None:
+    """The most selective useful required set: strings of 5+ characters rarely occur by chance,
+    then the fewer strings the cheaper the check."""
+    useful = [x for x in sets if x and "" not in x]
+    if not useful:
+        return None
+    return max(useful, key=lambda x: (min(min(map(len, x)), 5), -len(x), min(map(len, x))))
+
+
+def _node(op: Any, av: Any, fold: bool) -> _Sets:
+    """(exact, required) for one parsed node: ``exact`` holds every string the node can match
+    (None when unknown or too many), ``required`` strings one of which is inside every match."""
+    c = _sre_c
+    if op is c.LITERAL:
+        lit = _literal(av, fold)
+        return (None, None) if lit is None else (frozenset([lit]), frozenset([lit]))
+    if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+        return frozenset([""]), None  # zero-width
+    if op is c.IN:
+        chars: set[str] = set()
+        for iop, iav in av:
+            if iop is c.LITERAL:
+                codes = [iav]
+            elif iop is c.RANGE and iav[1] - iav[0] <= 26:
+                codes = list(range(iav[0], iav[1] + 1))
+            else:
+                return None, None
+            for cp in codes:
+                lit = _literal(cp, fold)
+                if lit is None:
+                    return None, None
+                chars.add(lit)
+        return (frozenset(chars), frozenset(chars)) if 0 < len(chars) <= 32 else (None, None)
+    if op is c.SUBPATTERN:
+        _group, add_flags, del_flags, sub = av
+        if (add_flags | del_flags) & (re.IGNORECASE | re.LOCALE):
+            return None, None
+        return _sequence(sub, fold)
+    if op is c.ATOMIC_GROUP:
+        return _sequence(av, fold)
+    if op is c.BRANCH:
+        parts = [_sequence(branch, fold) for branch in av[1]]
+        exact: frozenset[str] | None = None
+        if all(e is not None for e, _ in parts):
+            union = frozenset().union(*(e for e, _ in parts if e is not None))
+            exact = union if len(union) <= _MAX_LITERALS else None
+        required: frozenset[str] | None = None
+        picks = [_pick(e, r) for e, r in parts]
+        if all(x is not None for x in picks):
+            required = frozenset().union(*(x for x in picks if x is not None))
+        return exact, _pick(exact, required)
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+        lo, hi, sub = av
+        e, r = _sequence(sub, fold)
+        if lo == 0:
+            return ((e | {""}) if e is not None and hi == 1 else None), None
+        if lo == hi == 1:
+            return e, r
+        return None, _pick(e, r)
+    return None, None
+
+
+def _sequence(items: Any, fold: bool) -> _Sets:
+    nodes = [_node(op, av, fold) for op, av in items]
+    candidates: list[frozenset[str] | None] = [r for _, r in nodes]
+    # every contiguous stretch of nodes with known strings spells one string of its product
+    for i in range(len(nodes)):
+        prod: set[str] = {""}
+        for j in range(i, len(nodes)):
+            e = nodes[j][0]
+            if e is None:
+                break
+            prod = {x + y for x in prod for y in e}
+            if len(prod) > _MAX_LITERALS:
+                break
+            candidates.append(frozenset(prod))
+    exact: frozenset[str] | None = None
+    whole: set[str] | None = {""}
+    for e, _ in nodes:
+        if e is None or whole is None:
+            whole = None
+            break
+        whole = {x + y for x in whole for y in e}
+        if len(whole) > _MAX_LITERALS:
+            whole = None
+    if whole is not None:
+        exact = frozenset(whole)
+    return exact, _pick(exact, *candidates)
+
+
+def required_strings(rx: re.Pattern[str], *, fold: bool = False) -> tuple[str, ...] | None:
+    """Strings of which every text ``rx`` matches in contains at least one, or None.
+
+    ``fold=False``: for case-sensitive patterns.  ``fold=True``: for IGNORECASE patterns searched
+    in lowercased ASCII text (the strings are then lowercase).  A text that contains none of the
+    strings cannot match, so the regex need not run."""
+    if _sre_parse is None or rx.flags & re.LOCALE:
+        return None
+    if bool(rx.flags & re.IGNORECASE) != fold:
+        return None
+    try:
+        parsed = _sre_parse.parse(rx.pattern, rx.flags)
+    except Exception:  # noqa: BLE001 - an unusual pattern just runs unfiltered
+        return None
+    exact, required = _sequence(list(parsed), fold)
+    best = _pick(exact, required)
+    return None if best is None else tuple(sorted(best, key=lambda x: (-len(x), x)))
+
+
 _RULES: tuple[tuple[str, re.Pattern[str], frozenset[str], frozenset[str]], ...] = tuple(
     (
         r.name,
@@ -147,6 +292,45 @@ _RULES: tuple[tuple[str, re.Pattern[str], frozenset[str], frozenset[str]], ...] 
     for r in lx.URGENCY_RULES
 )
 RULE_LEVEL: dict[str, str] = {r.name: r.level for r in lx.URGENCY_RULES}
+_PROBE_TEXT = (
+    "the streetlight on the corner has been out for weeks and the sidewalk next to the school is "
+    "cracked, somebody should come and look at it before the winter, thanks to the crew who came "
+    "by last time #fixit @cityhall http://t.co/abc 3 days ago"
+).lower()
+
+
+def _filter_pays(rx: re.Pattern[str], strings: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """``strings`` when looking for them costs less than the regex itself on a post that holds
+    none of them, else None (both give the same answer; only the cost differs)."""
+    if strings is None:
+        return None
+    has = _PROBE_TEXT.__contains__
+    t_filter = t_regex = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(20):
+            any(map(has, strings))
+        t1 = time.perf_counter()
+        for _ in range(20):
+            rx.search(_PROBE_TEXT)
+        t2 = time.perf_counter()
+        t_filter, t_regex = min(t_filter, t1 - t0), min(t_regex, t2 - t1)
+    return strings if t_filter < 0.8 * t_regex else None
+
+
+# (name, regex, required strings or None) in rule order: the regex runs only on a text that holds
+# one of the strings (a text without any cannot match); kept only where that check is cheaper
+_RULE_CHECKS: tuple[tuple[str, re.Pattern[str], tuple[str, ...] | None], ...] = tuple(
+    (name, rx, _filter_pays(rx, required_strings(rx))) for name, rx, _, _ in _RULES
+)
+# life-safety patterns (IGNORECASE): required strings for lowercased ASCII text, and for any text
+# when the pattern is case-sensitive
+_LIFE_CHECKS: tuple[tuple[lx.Rule, tuple[str, ...] | None, bool], ...] = tuple(
+    (r, required_strings(r.pattern, fold=True), True)
+    if r.pattern.flags & re.IGNORECASE
+    else (r, required_strings(r.pattern), False)
+    for r in lx.LIFE_SAFETY
+)
 
 
 _TRIGGER4: dict[str, set[str]] = {}
@@ -158,29 +342,54 @@ for _name, _, _t4, _t5 in _RULES:
         _TRIGGER5.setdefault(_p, set()).add(_name)
 
 
+_WORD_TRIGGERS: dict[str, frozenset[str]] = {}  # word -> the rules its prefixes trigger
+_WORDS_SEEN: set[str] = set()  # words whose triggers are known (most trigger nothing)
+
+
+def _word_triggers(ws: set[str]) -> set[str]:
+    """The rules triggered by the words' 4- and 5-letter prefixes (per-word results cached)."""
+    known = _WORDS_SEEN
+    new = ws - known
+    if new:
+        if len(known) > _CACHE_MAX:
+            known.clear()
+            _WORD_TRIGGERS.clear()
+            new = ws
+        t4, t5 = _TRIGGER4, _TRIGGER5
+        for w in new:
+            hit: set[str] = set(t4.get(w[:4], ()))
+            if len(w) >= 5:
+                hit |= t5.get(w[:5], set())
+            if hit:
+                _WORD_TRIGGERS[w] = frozenset(hit)
+        known |= new
+    candidates: set[str] = set()
+    for w in _WORD_TRIGGERS.keys() & ws:
+        candidates |= _WORD_TRIGGERS[w]
+    return candidates
+
+
 def match_rules(lowered: str, words: Iterable[str]) -> list[str]:
     """Names of the urgency rules that fire on a lowercased text (a rule's regex runs only when one
-    of its trigger prefixes, 4 or 5 letters, starts a word of the text)."""
-    candidates: set[str] = set()
-    t4, t5 = _TRIGGER4, _TRIGGER5
-    for w in set(words):
-        hit = t4.get(w[:4])
-        if hit:
-            candidates |= hit
-        if len(w) >= 5:
-            hit = t5.get(w[:5])
-            if hit:
-                candidates |= hit
-    for mark in ("911", "?", "¿"):
-        if mark in lowered:
-            candidates |= t4.get(mark, set())
+    of its trigger prefixes, 4 or 5 letters, starts a word of the text, and the text holds one of
+    the strings the regex cannot match without)."""
     if not lowered.isascii() and _NON_LATIN.search(lowered):
-        candidates = set(
-            _ALL_RULES
-        )  # scripts without spaces or Latin prefixes: every rule's regex runs
+        # scripts without spaces or Latin prefixes: every rule's regex runs
+        candidates: set[str] | frozenset[str] = _ALL_RULES
+    else:
+        candidates = _word_triggers(set(words))
+        t4 = _TRIGGER4
+        for mark in ("911", "?", "¿"):
+            if mark in lowered:
+                candidates |= t4.get(mark, set())
     if not candidates:
         return []
-    return [name for name, rx, _, _ in _RULES if name in candidates and rx.search(lowered)]
+    has = lowered.__contains__
+    return [
+        name
+        for name, rx, strings in _RULE_CHECKS
+        if name in candidates and (strings is None or any(map(has, strings))) and rx.search(lowered)
+    ]
 
 
 HEDGE_WINDOW = 40  # characters before a life-safety match where a hedge word counts
@@ -205,7 +414,11 @@ def life_safety(lowered: str) -> tuple[list[str], bool]:
     to get hit", "casi fue atropellado")."""
     found: list[str] = []
     hedged = False
-    for rule in lx.LIFE_SAFETY:
+    ascii_text = lowered.isascii()
+    has = lowered.__contains__
+    for rule, strings, needs_ascii in _LIFE_CHECKS:
+        if strings is not None and (ascii_text or not needs_ascii) and not any(map(has, strings)):
+            continue  # none of the strings the pattern needs: it cannot match
         m = rule.pattern.search(lowered)
         if m is None:
             continue
@@ -219,13 +432,18 @@ def life_safety(lowered: str) -> tuple[list[str], bool]:
 
 
 def match_keywords(words: Sequence[str]) -> list[tuple[str, str]]:
-    """(topic, phrase) for every topic keyword among the words."""
+    """(topic, phrase) for every topic keyword among the words (longest phrase at each word)."""
+    if _KW_STARTS.isdisjoint(words):
+        return []
     hits: list[tuple[str, str]] = []
     n = len(words)
-    for i in range(n):
-        top = min(_KW_MAXLEN, n - i) if words[i] in _KW_FIRST else 1
+    table = _KW_TABLE
+    for i, w in enumerate(words):
+        if w not in _KW_STARTS:
+            continue  # no keyword starts with this word
+        top = min(_KW_MAXLEN, n - i) if w in _KW_FIRST else 1
         for k in range(top, 0, -1):
-            topic = _KW_TABLE.get(tuple(words[i : i + k]))
+            topic = table.get(tuple(words[i : i + k]))
             if topic is not None:
                 hits.append((topic, " ".join(words[i : i + k])))
                 break
@@ -253,15 +471,23 @@ class Analysis:
 
 def normalise(text: str) -> tuple[str, list[str]]:
     """Lowercased, placeholder-substituted text plus the special tokens it produced."""
+    t, extra, _ = _normalise(text)
+    return t, extra
+
+
+def _normalise(text: str) -> tuple[str, list[str], str]:
+    """``normalise`` plus the text with its links blanked out (as ``_URL.sub(" ", text)``)."""
     extra: list[str] = []
-    if _URL.search(text):
-        text = _URL.sub(" ", text)
-        extra.append("_url")
+    # every link has a "/" or "www." (any case): without them the URL pattern cannot match
+    if "/" in text or ("." in text and "www." in text.lower()):
+        text, n = _URL.subn(" ", text)
+        if n:
+            extra.append("_url")
+    no_links = text
     if "@" in text:
         text = _EMAIL.sub(" ", text)
-        n = len(_MENTION.findall(text))
+        text, n = _MENTION.subn(" ", text)
         if n:
-            text = _MENTION.sub(" ", text)
             extra.append("_mention")
     if "#" in text and _HASHTAG.search(text):
         extra.append("_hashtag")
@@ -272,19 +498,18 @@ def normalise(text: str) -> tuple[str, list[str]]:
         extra.append("_excl")
     if "?" in text:
         extra.append("_quest")
-    t = text.lower()
-    if _ELONG.search(t):
+    t, n = _ELONG.subn(r"\1\1", text.lower())
+    if n:
         extra.append("_elong")
-        t = _ELONG.sub(r"\1\1", t)
-    if _HAS_DIGIT.search(t):
-        t = _DIGITS.sub("0", t)
+    t, n = _DIGITS.subn("0", t)
+    if n:
         t = _ADDRESS.sub(" _addr ", t)
     words = set(_PLAIN_WORD.findall(t))
     if not words.isdisjoint(_SUFFIX_WORDS):
         t = _STREET.sub(" _street ", t)
     if not words.isdisjoint(_CITY_FIRST):
         t = _CITY_NAMES.sub(" _city ", t)
-    return t, extra
+    return t, extra, no_links
 
 
 def _emoji_tokens(text: str, extra: list[str], hits: list[str]) -> None:
@@ -300,10 +525,10 @@ def _emoji_tokens(text: str, extra: list[str], hits: list[str]) -> None:
             extra.append("_emoji")
 
 
-def _sentiment(
-    ws: list[str], feats: list[tuple[str, float]], extra: list[str], hits: list[str]
-) -> None:
-    """Sentiment-word tokens with negation scope (three words after a negator, within a clause)."""
+def _sentiment(ws: list[str], extra: list[str], hits: list[str]) -> list[str]:
+    """Sentiment-word tokens with negation scope (three words after a negator, within a clause);
+    returns the words in a negation scope, in order (each becomes a ``neg_<word>`` feature)."""
+    negated: list[str] = []
     negate = 0
     for w in ws:
         if w in lx.NEGATORS:
@@ -316,21 +541,24 @@ def _sentiment(
             extra.append("_pos_negated" if negate else "_neg")
             hits.append(("not " + w + "+") if negate else (w + "-"))
         if negate:
-            feats.append(("neg_" + w, 0.5))
+            negated.append(w)
             negate -= 1
+    return negated
 
 
-def analyse(text: str) -> tuple[list[tuple[str, float]], Analysis]:
-    """Feature (token, weight) pairs and the readable analysis of one post."""
-    an = Analysis()
+def _scan(text: str) -> tuple[list[list[str]], dict[int, list[str]], list[str], Analysis] | None:
+    """Everything a post's features are made of, in feature order: the words of each clause (the
+    text between punctuation marks), the words in a negation scope per clause, the pseudo-tokens
+    (``extra``) and the readable analysis.  None for an empty post."""
     if not text or text.isspace():
-        return [("_empty", 1.0)], an
+        return None
+    an = Analysis()
     raw = text
-    t, extra = normalise(raw)
+    t, extra, no_links = _normalise(raw)
     if not raw.isascii():
         _emoji_tokens(raw, extra, an.sentiment_hits)
     if _EMOTICON_CHARS.search(raw):
-        for m in _EMOTICON_RX.finditer(_URL.sub(" ", raw) if "/" in raw else raw):
+        for m in _EMOTICON_RX.finditer(no_links if "/" in raw else raw):
             e = m.group(0).lower()
             if e in _POS_EMOTICONS:
                 extra.append("_emopos")
@@ -343,9 +571,9 @@ def analyse(text: str) -> tuple[list[tuple[str, float]], Analysis]:
         extra.append("_sarcasm")
         an.sentiment_hits.append("sarcasm cue")
 
-    feats: list[tuple[str, float]] = []
+    chunks: list[list[str]] = []
+    negated: dict[int, list[str]] = {}
     words: list[str] = []
-    cache = _CHARGRAM_CACHE
     for chunk in _CHUNK.split(t) if _HAS_BREAK.search(t) else (t,):
         ws = _WORD.findall(chunk)
         if not ws:
@@ -353,17 +581,11 @@ def analyse(text: str) -> tuple[list[tuple[str, float]], Analysis]:
         if "'" in chunk:
             ws = [w.replace("'", "") for w in ws]
         words.extend(ws)
-        for w in ws:
-            feats.extend(cache.get(w) or _chargrams(w))
-        if len(ws) > 1:
-            feats.extend([(a + " " + b, 1.0) for a, b in zip(ws, ws[1:], strict=False)])
-        wset = set(ws)
-        if not (
-            wset.isdisjoint(lx.POSITIVE_WORDS)
-            and wset.isdisjoint(lx.NEGATIVE_WORDS)
-            and wset.isdisjoint(lx.NEGATORS)
-        ):
-            _sentiment(ws, feats, extra, an.sentiment_hits)
+        if not _SENTIMENT_WORDS.isdisjoint(ws):
+            neg = _sentiment(ws, extra, an.sentiment_hits)
+            if neg:
+                negated[len(chunks)] = neg
+        chunks.append(ws)
     for name in match_rules(lowered, words):
         an.rules.append(name)
         extra.append("_rule_" + name)
@@ -373,63 +595,166 @@ def analyse(text: str) -> tuple[list[tuple[str, float]], Analysis]:
     for topic, phrase in match_keywords(words) + match_cjk_keywords(lowered):
         an.keywords.append((topic, phrase))
         extra.append("_kw_" + topic)
-    feats.extend([(e, 1.0) for e in extra])
     an.tokens = words + extra
+    return chunks, negated, extra, an
+
+
+def analyse(text: str) -> tuple[list[tuple[str, float]], Analysis]:
+    """Feature (token, weight) pairs and the readable analysis of one post.
+
+    Per clause: each word (1.0) followed by its character 4-grams (0.4), then the clause's word
+    bigrams (1.0), then ``neg_<word>`` (0.5) for the words in a negation scope; after all clauses
+    the pseudo-tokens (1.0).  ``Featurizer.transform`` hashes exactly these pairs, in this order
+    (from cached columns instead of strings)."""
+    scan = _scan(text)
+    if scan is None:
+        return [("_empty", 1.0)], Analysis()
+    chunks, negated, extra, an = scan
+    feats: list[tuple[str, float]] = []
+    cache = _CHARGRAM_CACHE
+    for j, ws in enumerate(chunks):
+        for w in ws:
+            feats.extend(cache.get(w) or _chargrams(w))
+        if len(ws) > 1:
+            feats.extend([(a + " " + b, 1.0) for a, b in zip(ws, ws[1:], strict=False)])
+        if j in negated:
+            feats.extend([("neg_" + w, 0.5) for w in negated[j]])
+    feats.extend([(e, 1.0) for e in extra])
     if not feats:
         feats.append(("_empty", 1.0))
     return feats, an
 
 
+# A hashed feature as one int: ``column << 3 | weight << 1 | negative`` (weight 0: 1.0, 1: 0.4,
+# 2: 0.5); ``_VALUES[code & 7]`` is the signed value ``FeatureHasher`` would store.
+_VALUES = np.array([1.0, -1.0, 0.4, -0.4, 0.5, -0.5, 0.0, 0.0], dtype=np.float64)
+_W_GRAM = 1 << 1
+_W_NEG = 2 << 1
+_CACHE_MAX = 200_000  # entries per cache; a full cache starts again empty
+
+
+class _HashSpace:
+    """Columns and signs of tokens in one hashed space (the ``FeatureHasher`` formula), cached:
+    ``cols`` maps a token to its code with weight 1.0, ``words`` a word to the codes of the word
+    and its character 4-grams."""
+
+    def __init__(self, n_features: int) -> None:
+        self.n_features = n_features
+        self.cols: dict[str, int] = {}
+        self.words: dict[str, tuple[int, ...]] = {}
+
+    def col(self, token: str) -> int:
+        code = self.cols.get(token)
+        if code is None:
+            h = murmurhash3_32(token, seed=0, positive=False)
+            n = self.n_features
+            idx = (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
+            code = idx << 3 | (1 if h < 0 else 0)
+            if len(self.cols) >= _CACHE_MAX:
+                self.cols.clear()
+            self.cols[token] = code
+        return code
+
+    def word(self, w: str) -> tuple[int, ...]:
+        codes = self.words.get(w)
+        if codes is None:
+            col = self.col
+            codes = (col(w),)
+            if len(w) > 3:
+                p = " " + w + " "
+                codes += tuple(col(p[i : i + 4]) | _W_GRAM for i in range(len(p) - 3))
+            if len(self.words) >= _CACHE_MAX:
+                self.words.clear()
+            self.words[w] = codes
+        return codes
+
+
+_SPACES: dict[int, _HashSpace] = {}
+
+
+def _space(n_features: int) -> _HashSpace:
+    space = _SPACES.get(n_features)
+    if space is None:
+        space = _SPACES[n_features] = _HashSpace(n_features)
+    return space
+
+
 class Featurizer:
-    """Hashes analysed posts into a row-normalised sparse matrix."""
+    """Hashes analysed posts into a row-normalised sparse matrix.
+
+    The matrix is the one ``FeatureHasher(n_features, input_type="pair", alternate_sign=True)``
+    gives for ``analyse``'s pairs (same columns, values and summation order), cast to float32 and
+    L2-normalised per row; columns come from per-token caches instead of hashing every string of
+    every post."""
 
     def __init__(self, n_features: int = N_FEATURES) -> None:
         self.n_features = n_features
-        self._hasher = FeatureHasher(n_features=n_features, input_type="pair", alternate_sign=True)
-        self._index_cache: dict[str, tuple[int, float]] = {}
-        self._code_cache: dict[str, int] = {}  # token -> column * 2 + (1 if the sign is negative)
+        self._space = _space(n_features)
 
     def transform(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, list[Analysis]]:
-        pairs: list[list[tuple[str, float]]] = []
+        space = self._space
+        wget, cget = space.words.get, space.cols.get
+        word, col = space.word, space.col
+        empty = col("_empty")
+        codes = array("q")  # 8 bytes a feature: a large batch (training) stays small in memory
+        ext = codes.extend
+        indptr = [0]
         analyses: list[Analysis] = []
         for text in texts:
-            f, a = analyse(text if isinstance(text, str) else "")
-            pairs.append(f)
-            analyses.append(a)
-        X = self._hasher.transform(pairs).astype(np.float32)
-        X = normalize(X, norm="l2", copy=False)
-        return sp.csr_matrix(X), analyses
+            scan = _scan(text if isinstance(text, str) else "")
+            if scan is None:
+                codes.append(empty)
+                indptr.append(len(codes))
+                analyses.append(Analysis())
+                continue
+            chunks, negated, extra, an = scan
+            start = len(codes)
+            for j, ws in enumerate(chunks):
+                for w in ws:
+                    grams = wget(w)
+                    ext(grams if grams is not None else word(w))
+                if len(ws) > 1:
+                    for a, b in zip(ws, ws[1:], strict=False):
+                        bg = a + " " + b
+                        code = cget(bg)
+                        codes.append(code if code is not None else col(bg))
+                if j in negated:
+                    ext([col("neg_" + w) | _W_NEG for w in negated[j]])
+            for e in extra:
+                code = cget(e)
+                codes.append(code if code is not None else col(e))
+            if len(codes) == start:
+                codes.append(empty)
+            indptr.append(len(codes))
+            analyses.append(an)
+        return self._matrix(codes, indptr), analyses
+
+    def _matrix(self, codes: array[int], indptr: list[int]) -> sp.csr_matrix:
+        """What ``FeatureHasher.transform`` + ``astype(float32)`` + ``normalize`` make of the rows."""
+        c = np.frombuffer(codes, dtype=np.int64) if len(codes) else np.zeros(0, dtype=np.int64)
+        X = sp.csr_array(
+            (_VALUES[c & 7], (c >> 3).astype(np.int32), np.array(indptr, dtype=np.int32)),
+            dtype=np.float64,
+            shape=(len(indptr) - 1, self.n_features),
+        )
+        X.sum_duplicates()  # also sorts the indices, as FeatureHasher does
+        X32 = sp.csr_matrix(X).astype(np.float32)
+        X32 = normalize(X32, norm="l2", copy=False)
+        return sp.csr_matrix(X32)
 
     def indices_of(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Columns and signs of many tokens at once (cached; misses hashed in one call)."""
-        cache = self._code_cache
-        codes = [cache.get(t, -1) for t in tokens]
-        missing = [j for j, c in enumerate(codes) if c < 0]
-        if missing:
-            H = self._hasher.transform([[(tokens[j], 1.0)] for j in missing])
-            for j, col, val in zip(missing, H.indices.tolist(), H.data.tolist(), strict=True):
-                code = col * 2 + (1 if val < 0 else 0)
-                codes[j] = code
-                if len(cache) < 500_000:
-                    cache[tokens[j]] = code
-        arr = np.asarray(codes, dtype=np.int64)
-        return arr >> 1, np.where(arr & 1, -1.0, 1.0).astype(np.float32)
+        """Columns and signs of many tokens at once (cached)."""
+        cget, col = self._space.cols.get, self._space.col
+        codes = [cget(t) for t in tokens]
+        if None in codes:
+            codes = [c if c is not None else col(t) for c, t in zip(codes, tokens, strict=True)]
+        arr = np.array(codes, dtype=np.int64)
+        return arr >> 3, np.where(arr & 1, -1.0, 1.0).astype(np.float32)
 
     def index_of(self, token: str) -> tuple[int, float]:
         """Column and sign a token hashes to (the same formula as ``FeatureHasher``)."""
-        hit = self._index_cache.get(token)
-        if hit is not None:
-            return hit
-        h = murmurhash3_32(token, seed=0, positive=False)
-        idx = (
-            (2147483647 - (self.n_features - 1)) % self.n_features
-            if h == -2147483648
-            else abs(h) % self.n_features
-        )
-        out = (idx, -1.0 if h < 0 else 1.0)
-        if len(self._index_cache) < 500_000:
-            self._index_cache[token] = out
-        return out
+        code = self._space.col(token)
+        return code >> 3, -1.0 if code & 1 else 1.0
 
 
 @lru_cache(maxsize=4096)

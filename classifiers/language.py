@@ -4,7 +4,8 @@ Lingua (``lingua-language-detector``) ships its models inside the package; it is
 languages a US city most often hears from residents.  Two fast paths keep throughput high: text
 that is plainly English (ASCII, several English function words, no other language's function words)
 is answered without Lingua, and Haitian Creole, which Lingua does not cover, is recognised from a
-small function-word lexicon.
+small function-word lexicon.  Texts that reach Lingua are identified once per batch however often
+they repeat (reposts).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ _WORD_LANGS: dict[str, tuple[str, ...]] = {}
 for _lang, _words_of in FUNCTION_WORDS.items():
     for _w in _words_of:
         _WORD_LANGS[_w] = (*_WORD_LANGS.get(_w, ()), _lang)
+_FUNCTION_WORD_SET = frozenset(_WORD_LANGS)
 _WORD = re.compile(r"[^\W\d_]+")
 _STRIP = re.compile(r"https?://\S+|@\w+|#")
 
@@ -89,11 +91,12 @@ class LanguageDetectorOffline:
             if fast is None:
                 pending.append(i)
         if pending:
-            values = self._detector.compute_language_confidence_values_in_parallel(
-                [_STRIP.sub(" ", texts[i]) for i in pending]
-            )
-            for i, v in zip(pending, values, strict=True):
-                out[i] = self._best(v)
+            stripped = [_STRIP.sub(" ", texts[i]) for i in pending]
+            unique = list(dict.fromkeys(stripped))  # a repost is identified once
+            values = self._detector.compute_language_confidence_values_in_parallel(unique)
+            best = {u: self._best(v) for u, v in zip(unique, values, strict=True)}
+            for i, s in zip(pending, stripped, strict=True):
+                out[i] = best[s]
         return [o if o is not None else ("und", 0.0, "none") for o in out]
 
     def _fast(self, text: str) -> tuple[str, float, str] | None:
@@ -104,18 +107,21 @@ class LanguageDetectorOffline:
         if not words:
             return ("und", 0.0, "empty")
         tally = dict.fromkeys(FUNCTION_WORDS, 0)
-        for w in words:
-            for lang in _WORD_LANGS.get(w, ()):
-                tally[lang] += 1
+        langs_of = _WORD_LANGS
+        for w in _FUNCTION_WORD_SET.intersection(words):
+            n = words.count(w)
+            for lang in langs_of[w]:
+                tally[lang] += n
         counts = sorted(((c, lang) for lang, c in tally.items()), reverse=True)
         (best, lang), (second, _) = counts[0], counts[1]
         if lang == "ht" and best >= 2 and best >= 0.25 * len(words):
             return ("ht", min(0.95, 0.5 + 0.1 * best), "kreyol-function-words")
-        if lang == "en" and not clean.isascii():
+        is_ascii = clean.isascii()
+        if lang == "en" and not is_ascii:
             return None
-        if lang == "en" and best >= 1 and second == 0 and clean.isascii():
+        if lang == "en" and best >= 1 and second == 0 and is_ascii:
             return ("en", 0.7 if best == 1 else 0.8, "function-words")
-        if second == 0 and self.english_vocab and clean.isascii():
+        if second == 0 and self.english_vocab and is_ascii:
             known = sum(w in self.english_vocab for w in words) / len(words)
             if known >= 0.6:
                 return ("en", round(0.5 + 0.4 * known, 4), "english-vocabulary")
