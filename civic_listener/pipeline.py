@@ -4,14 +4,23 @@ Posts are stored first, in one transaction with the source's cursor; classificat
 second step over whatever is stored and unlabelled. A crash between the two loses nothing:
 the next run labels what is pending. A malformed payload is quarantined with its reason and
 the batch goes on.
+
+With a background labeller (``classifier_jobs`` >= 2, :mod:`civic_listener.labeller`) a batch
+of pending posts is only *read* and sent to the worker process; its labels are stored later in
+a transaction that claims the posts again (:func:`models.store.still_pending`): a post
+labelled or claimed elsewhere meanwhile is skipped, one whose text changed (its author
+deleted it) is read again. Nothing is written while a batch is in flight, so a crash then
+loses nothing either, and no post is labelled twice.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -21,8 +30,9 @@ from sqlalchemy.engine import Engine
 
 from civic_listener import __version__
 from civic_listener.cities import CityDirectory, CityInfo
+from civic_listener.labeller import Labelled, Labeller, restart_after_failure
 from civic_listener.routing import STATE_QUEUE
-from classifiers.api import Classifier
+from classifiers.api import Classifier, Prediction
 from listener.base import Deletion, Item, PostIn, Quarantined
 from models import rollup
 from models.store import (
@@ -34,6 +44,7 @@ from models.store import (
     quarantine,
     save_cursor,
     sent_reply_ids,
+    still_pending,
     store_labels,
 )
 from models.types import utcnow
@@ -77,6 +88,7 @@ class Pipeline:
         clock: Callable[[], datetime] = utcnow,
         after_classify: Callable[[int, Sequence[int]], None] | None = None,
         classifier_for: Callable[[CityInfo], Classifier] | None = None,
+        background: Labeller | None = None,
     ) -> None:
         self.engine = engine
         self.classifier = classifier
@@ -89,6 +101,11 @@ class Pipeline:
         self.clock = clock
         # called with (city_id, post ids) after labels are stored: triage hooks in here
         self.after_classify = after_classify
+        # labels the shared classifier's batches in another process while this one stores
+        self.background = background
+        self._inflight: dict[int, _InFlight] = {}
+        self._own_share = 0.0  # of each batch labelled here, not in the background
+        self._last_wait: float | None = None
 
     def _default_route(self, post: PostIn) -> list[CityInfo]:
         if post.city:
@@ -230,31 +247,195 @@ class Pipeline:
 
     # ------------------------------------------------------------------ classify
 
-    def classify_pending(self, *, limit: int | None = None) -> int:
-        """Label every stored, unlabelled post in batches; returns how many were labelled."""
+    def classify_pending(self, *, limit: int | None = None, leave_in_flight: bool = False) -> int:
+        """Label every stored, unlabelled post in batches; returns how many were labelled.
+
+        With a background labeller (see :mod:`civic_listener.labeller`) the next batch is
+        classified in the worker while this process stores the previous one and runs the
+        hooks. ``leave_in_flight=True`` returns without waiting for the last batch sent: the
+        next call stores it (the replay loop ingests meanwhile); any other call waits.
+        """
         done = 0
         for city in self.cities:
             classifier = self.classifier_for(city)
-            while limit is None or done < limit:
-                n = self.batch_size if limit is None else min(self.batch_size, limit - done)
-                with self.engine.begin() as conn:
-                    lock_for_write(conn)
-                    batch = pending_posts(conn, city_id=city.id, limit=n)
-                    if not batch:
-                        break
-                    ids = [pid for pid, _ in batch]
-                    predictions = classifier.predict([text for _, text in batch])
-                    store_labels(
-                        conn,
-                        city_id=city.id,
-                        post_ids=ids,
-                        predictions=predictions,
-                        component=classifier.name,
-                        version=classifier.version,
-                        artifact_hash=classifier.artifact_hash,
-                        now=self.clock(),
-                    )
-                done += len(batch)
-                if self.after_classify is not None:
-                    self.after_classify(city.id, ids)
+            budget = None if limit is None else limit - done
+            if budget is not None and budget <= 0:
+                break
+            if self.background is not None and classifier is self.classifier:
+                done += self._label_overlapped(city, classifier, budget, leave_in_flight)
+            else:
+                done += self._label_inline(city, classifier, budget)
         return done
+
+    def _label_inline(self, city: CityInfo, classifier: Classifier, budget: int | None) -> int:
+        """Claim, classify and store in one transaction per batch, in this process."""
+        done = 0
+        while budget is None or done < budget:
+            n = self.batch_size if budget is None else min(self.batch_size, budget - done)
+            with self.engine.begin() as conn:
+                lock_for_write(conn)
+                batch = pending_posts(conn, city_id=city.id, limit=n)
+                if not batch:
+                    break
+                ids = [pid for pid, _ in batch]
+                predictions = classifier.predict([text for _, text in batch])
+                self._store(conn, city, classifier, ids, predictions)
+            done += len(batch)
+            if self.after_classify is not None:
+                self.after_classify(city.id, ids)
+        return done
+
+    def _store(
+        self,
+        conn: sa.Connection,
+        city: CityInfo,
+        classifier: Classifier,
+        ids: Sequence[int],
+        predictions: Sequence[Prediction],
+    ) -> None:
+        store_labels(
+            conn,
+            city_id=city.id,
+            post_ids=ids,
+            predictions=predictions,
+            component=classifier.name,
+            version=classifier.version,
+            artifact_hash=classifier.artifact_hash,
+            now=self.clock(),
+        )
+
+    def _label_overlapped(
+        self, city: CityInfo, classifier: Classifier, budget: int | None, leave: bool
+    ) -> int:
+        """Read a batch and send it to the background labeller, then store the batch sent
+        before it (claimed again in the storing transaction: posts labelled or changed
+        meanwhile are skipped and stay pending), and so on."""
+        assert self.background is not None
+        done = 0
+        inflight = self._inflight.pop(city.id, None)
+        skipped: set[int] = set()  # labelled or claimed elsewhere: not read again this call
+        while True:
+            sent = None
+            wanted = self.batch_size
+            if budget is not None:
+                wanted = min(wanted, budget - done - (len(inflight.batch) if inflight else 0))
+            if wanted > 0:
+                exclude = skipped | set(inflight.ids) if inflight else skipped
+                with self.engine.connect() as conn:
+                    batch = pending_posts(
+                        conn, city_id=city.id, limit=wanted, exclude=exclude, lock=False
+                    )
+                if batch:
+                    sent = self._send(batch)
+            changed = 0
+            if inflight is not None:
+                stored, gone = self._store_inflight(city, classifier, inflight)
+                done += len(stored)
+                skipped.update(gone)
+                changed = len(inflight.batch) - len(stored) - len(gone)
+            inflight = sent
+            if inflight is None:
+                if changed:  # read those again, with their new text
+                    continue
+                return done
+            if leave:
+                self._inflight[city.id] = inflight
+                return done
+
+    def _send(self, batch: list[tuple[int, str]]) -> _InFlight:
+        """Send the batch to the background labeller, but for the share this process labels
+        itself when storing it (see :meth:`_balance`)."""
+        assert self.background is not None
+        own = min(int(len(batch) * self._own_share), len(batch) // 2)
+        remote = [text for _, text in batch[: len(batch) - own]]
+        try:
+            future = self.background.submit(remote)
+        except Exception:  # a broken or closed worker: label in this process instead
+            log.exception("the background labeller refused a batch; labelling it here")
+            restart_after_failure(self.background)
+            future = Future()
+            future.set_exception(RuntimeError("background labeller unavailable"))
+        return _InFlight(batch, future, own)
+
+    def _store_inflight(
+        self, city: CityInfo, classifier: Classifier, inflight: _InFlight
+    ) -> tuple[list[int], list[int]]:
+        """Store a batch's labels: those of its posts still unlabelled with the same text.
+
+        Returns the posts labelled and those labelled or claimed elsewhere meanwhile (a post
+        whose text changed, e.g. deleted by its author, stays pending and is read again)."""
+        texts = [text for _, text in inflight.batch]
+        split = len(texts) - inflight.own
+        started = time.perf_counter()
+        own = classifier.predict(texts[split:]) if inflight.own else []
+        asked = time.perf_counter()
+        try:
+            remote, remote_seconds = inflight.future.result()
+        except Exception:
+            log.exception("the background labeller failed a batch; labelling it here")
+            restart_after_failure(self.background)
+            remote, remote_seconds = classifier.predict(texts[:split]), 0.0
+        self._balance(len(texts), inflight.own, asked - started, split, remote_seconds, asked)
+        predictions = [*remote, *own]
+        with self.engine.begin() as conn:
+            lock_for_write(conn)
+            current = still_pending(conn, city_id=city.id, post_ids=inflight.ids)
+            keep = [
+                i for i, (pid, text) in enumerate(inflight.batch) if current.get(pid, _GONE) == text
+            ]
+            ids = [inflight.batch[i][0] for i in keep]
+            if ids:
+                self._store(conn, city, classifier, ids, [predictions[i] for i in keep])
+        if ids and self.after_classify is not None:
+            self.after_classify(city.id, ids)
+        return ids, [pid for pid in inflight.ids if pid not in current]
+
+    def _balance(
+        self, n: int, own: int, own_seconds: float, remote: int, remote_seconds: float, asked: float
+    ) -> None:
+        """Share the labelling so both processes finish a batch together: this process
+        labels part of each batch itself when it would otherwise wait for the worker.
+
+        Per batch, this process spends ``busy`` seconds (storing, the hooks, reading the
+        source, its own share of labelling) between two waits for the worker, which spends
+        ``remote_seconds``; the next share ``x`` solves ``rest + x*c = (n - x)*w``."""
+        waited = time.perf_counter() - asked
+        last, self._last_wait = self._last_wait, time.perf_counter()
+        if last is None or remote <= 0 or remote_seconds <= 0:
+            return
+        busy = asked - last
+        w = remote_seconds / remote
+        c = own_seconds / own if own else w
+        rest = max(busy - own_seconds, 0.0)
+        target = min(max((w * n - rest) / (c + w) / n, 0.0), 0.5)
+        self._own_share = 0.5 * self._own_share + 0.5 * target
+        log.debug(
+            "labelling share: own %.2f (busy %.3fs, waited %.3fs, worker %.3fs)",
+            self._own_share,
+            busy,
+            waited,
+            remote_seconds,
+        )
+
+    def close(self) -> None:
+        """Stop the background labeller (what is in flight stays pending in the database)."""
+        self._inflight.clear()
+        if self.background is not None:
+            self.background.close()
+
+
+_GONE = object()
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """A batch read and sent to the background labeller, not stored yet (but for its last
+    ``own`` posts, which this process labels itself when it stores the batch)."""
+
+    batch: list[tuple[int, str]]
+    future: Future[Labelled]
+    own: int = 0
+
+    @property
+    def ids(self) -> list[int]:
+        return [pid for pid, _ in self.batch]

@@ -133,8 +133,8 @@ class Settings(BaseSettings):
     classifier_dir: Path | None = None
     # processes the classifier splits a large batch over (default: up to 2 cores); 1 when
     # several workers share a machine, so they do not oversubscribe its cores
-    # Processes a large batch is split over. 1 (the default) labels in the service's own
-    # process; 2 uses a second core through a worker process.
+    # 1 (the default) labels in the service's own process; 2 or more labels in a worker
+    # process while the service stores (civic_listener.labeller): a second core.
     classifier_jobs: int = Field(default=1, ge=1, le=64)
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     poll_interval_seconds: float = Field(default=5.0, gt=0.0)

@@ -6,6 +6,7 @@ nothing is created at import time.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from civic_listener.cities import CityDirectory, CityInfo
+from civic_listener.labeller import Labeller, ProcessLabeller
 from civic_listener.pipeline import Pipeline
 from civic_listener.routing import STATE_QUEUE, Router
 from civic_listener.settings import CitySettings, Settings, SettingsError
@@ -50,6 +52,9 @@ class Services:
     case_event_batches: list[Callable[[str, int, Sequence[int]], None]] = field(
         default_factory=list
     )
+    # Loads the classifier in another process (picklable); with ``classifier_jobs`` >= 2 the
+    # pipeline labels there while this process stores (civic_listener.labeller).
+    background_loader: Callable[[], Classifier] | None = None
     _classifier: Classifier | None = None
     _pipeline: Pipeline | None = None
     _city_classifiers: dict[int, Classifier] = field(default_factory=dict)
@@ -104,10 +109,25 @@ class Services:
                 clock=self.clock,
                 after_classify=self._after_classify,
                 router=Router(self.cities).route if len(self.cities) > 1 else None,
+                background=self._background(),
             )
         return self._pipeline
 
+    def _background(self) -> Labeller | None:
+        if self.background_loader is None or self.settings.classifier_jobs < 2:
+            return None
+        return ProcessLabeller(self.background_loader)
+
+    def warm_up(self) -> None:
+        """Load the classifier now (and start the background labeller's worker, if any)."""
+        self.classifier  # noqa: B018
+        start = getattr(self.pipeline.background, "start", None)
+        if callable(start):
+            start()
+
     def close(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.close()
         self.engine.dispose()
 
 
@@ -154,23 +174,30 @@ class CityClassifier:
 
 
 def default_classifier_factory(settings: Settings) -> Callable[[], Classifier]:
-    def load() -> Classifier:
-        from classifiers import Gazetteer, load_classifier
+    return functools.partial(_load_classifier, settings, settings.classifier_jobs)
 
-        city = settings.cities[settings.default_city]
-        gazetteer = (
-            Gazetteer.from_dict(json.loads(city.gazetteer.read_text(encoding="utf-8")))
-            if city.gazetteer
-            else None
-        )
-        return load_classifier(
-            settings.classifier_dir,
-            gazetteer=gazetteer,
-            review_threshold=settings.review_threshold,
-            jobs=settings.classifier_jobs,
-        )
 
-    return load
+def classifier_loader(settings: Settings) -> Callable[[], Classifier]:
+    """The default classifier as a picklable loader for the background labeller's worker
+    (which labels whole batches itself: ``jobs=1``)."""
+    return functools.partial(_load_classifier, settings, 1)
+
+
+def _load_classifier(settings: Settings, jobs: int) -> Classifier:
+    from classifiers import Gazetteer, load_classifier
+
+    city = settings.cities[settings.default_city]
+    gazetteer = (
+        Gazetteer.from_dict(json.loads(city.gazetteer.read_text(encoding="utf-8")))
+        if city.gazetteer
+        else None
+    )
+    return load_classifier(
+        settings.classifier_dir,
+        gazetteer=gazetteer,
+        review_threshold=settings.review_threshold,
+        jobs=jobs,
+    )
 
 
 def build_sources(settings: Settings, **deps: Any) -> list[Source]:
@@ -222,8 +249,14 @@ def build_services(
         from civic_listener.overrides import apply_to_directory
 
         apply_to_directory(engine, cities)  # settings changed in the console
+    background = classifier is None and settings.classifier_jobs >= 2
     factory = (
-        (lambda: classifier) if classifier is not None else default_classifier_factory(settings)
+        (lambda: classifier)
+        if classifier is not None
+        # with a background labeller (its own process) this process labels only its share
+        else classifier_loader(settings)
+        if background
+        else default_classifier_factory(settings)
     )
     services = Services(
         settings=settings,
@@ -232,6 +265,7 @@ def build_services(
         classifier_factory=factory,
         clock=clock or utcnow,
         transports=dict(transports or {}),
+        background_loader=classifier_loader(settings) if background else None,
     )
     if with_responders:
         attach_cases(services)

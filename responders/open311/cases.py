@@ -119,7 +119,11 @@ def load_posts(conn: Connection, *, city_id: int, post_ids: Sequence[int]) -> li
                 CLASSIFICATION.c.post_id,
                 CLASSIFICATION.c.task,
                 CLASSIFICATION.c.score,
-                CLASSIFICATION.c.evidence,
+                # only a location's evidence is used: the topic's is not decoded
+                sa.case(
+                    (CLASSIFICATION.c.task == "location", CLASSIFICATION.c.evidence),
+                    else_=sa.null(),
+                ).label("evidence"),
             )
             .where(
                 CLASSIFICATION.c.city_id == city_id,

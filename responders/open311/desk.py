@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from models import bulk
 from models.auth import SYSTEM
 from models.store import POST
 from models.tables import AuditEvent
@@ -272,10 +273,8 @@ class CaseDesk:
                     .values(case_id=sa.bindparam("b_case")),
                     links,
                 )
-            if events:
-                conn.execute(EVENTS.insert(), events)
-            if audits:
-                conn.execute(AUDIT.insert(), audits)
+            bulk.insert_dicts(conn, EVENTS, events)
+            bulk.insert_dicts(conn, AUDIT, audits)
         self.emit_many("linked", city_id, linked)
         return counts
 
@@ -284,9 +283,9 @@ class CaseDesk:
         """Insert new cases in one statement; maps each temporary id (-1, -2, ...) to its id."""
         if not rows:
             return {}
-        stmt = CASES.insert().returning(
-            CASES.c.id, CASES.c.idempotency_key, sort_by_parameter_order=True
-        )
+        # mapped back by idempotency key: no per-row ordering needed, so the rows go in
+        # multi-row statements (a RETURNING in parameter order is one statement a row on SQLite)
+        stmt = CASES.insert().returning(CASES.c.id, CASES.c.idempotency_key)
         ids = {key: cid for cid, key in conn.execute(stmt, rows)}
         return {-(i + 1): ids[row["idempotency_key"]] for i, row in enumerate(rows)}
 

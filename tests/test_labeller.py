@@ -1,0 +1,289 @@
+"""Labelling in the background while storing: every post labelled once, changes respected,
+failures fall back to labelling in the service's own process; bulk writes store what Core
+would store."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from civic_listener.labeller import Labelled, ProcessLabeller, ThreadLabeller
+from civic_listener.service import run_once
+from civic_listener.settings import load_settings
+from civic_listener.wiring import Services, build_services
+from listener.base import Deletion
+from listener.replay import ReplaySource
+from models import bulk
+from models.store import CLASSIFICATION, POST
+from tests.fakes.classifier import KeywordClassifier
+from tests.helpers import post, write_jsonl
+
+
+def _background(services: Services, labeller: Any = None) -> list[int]:
+    """Give the services' pipeline a background labeller; returns the ids the hooks saw."""
+    seen: list[int] = []
+    services.after_classify.append(lambda _city, ids: seen.extend(ids))
+    services._pipeline = None
+    services.pipeline.background = labeller or ThreadLabeller(services.classifier)
+    return seen
+
+
+def _labels_per_post(services: Services) -> Counter[int]:
+    with services.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(CLASSIFICATION.c.post_id).where(CLASSIFICATION.c.task == "topic")
+        ).scalars()
+        return Counter(rows)
+
+
+def _pending(services: Services) -> int:
+    with services.engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).where(POST.c.classified_at.is_(None))
+        ).scalar_one()
+
+
+def test_replay_labels_every_post_once_in_the_background(
+    services: Services, tmp_path: Path
+) -> None:
+    services.settings.batch_size = 300
+    path = write_jsonl(
+        tmp_path / "r.jsonl", [post(i, f"pothole {i} on Dorchester Ave") for i in range(1000)]
+    )
+    services.sources = [ReplaySource("replay", path)]
+    seen = _background(services)
+    report = run_once(services)
+    assert report.stats.stored == report.stats.classified == 1000
+    assert _pending(services) == 0
+    labels = _labels_per_post(services)
+    assert len(labels) == 1000 and set(labels.values()) == {1}
+    assert sorted(seen) == sorted(labels)  # the hooks saw each post once
+
+
+def test_leave_in_flight_stores_on_the_next_call(services: Services, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "r.jsonl", [post(i, "trash again") for i in range(50)])
+    items = list(ReplaySource("replay", path).iter_items(None, threading.Event()))
+    _background(services)
+    pipeline = services.pipeline
+    pipeline.ingest("replay", items)
+    assert pipeline.classify_pending(leave_in_flight=True) == 0  # sent, not stored yet
+    assert _pending(services) == 50  # a crash now loses nothing: all still pending
+    assert pipeline.classify_pending() == 50
+    assert _pending(services) == 0
+
+
+def test_a_post_deleted_while_in_flight_is_labelled_from_its_new_text(
+    services: Services, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "r.jsonl", [post(i, "pothole on Main St") for i in range(10)])
+    items = list(ReplaySource("replay", path).iter_items(None, threading.Event()))
+    _background(services)
+    pipeline = services.pipeline
+    pipeline.ingest("replay", items)
+    pipeline.classify_pending(leave_in_flight=True)
+    pipeline.ingest("replay", [Deletion(platform="x", external_id="1000003")])
+    assert pipeline.classify_pending() == 10
+    labels = _labels_per_post(services)
+    assert set(labels.values()) == {1}
+    with services.engine.connect() as conn:
+        topic = conn.execute(
+            sa.select(POST.c.topic).where(POST.c.external_id == "1000003")
+        ).scalar_one()
+    assert topic == "none"  # labelled from the tombstone's empty text, not the old one
+
+
+def test_labels_stored_elsewhere_meanwhile_are_not_stored_twice(
+    services: Services, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "r.jsonl", [post(i, "snow on the sidewalk") for i in range(40)])
+    items = list(ReplaySource("replay", path).iter_items(None, threading.Event()))
+    seen = _background(services)
+    pipeline = services.pipeline
+    pipeline.ingest("replay", items)
+    pipeline.classify_pending(leave_in_flight=True)
+    # another worker (inline) labels the same backlog first
+    other = Services(
+        settings=services.settings,
+        engine=services.engine,
+        cities=services.cities,
+        classifier_factory=KeywordClassifier,
+    )
+    assert other.pipeline.classify_pending() == 40
+    assert pipeline.classify_pending() == 0
+    assert set(_labels_per_post(services).values()) == {1}
+    assert seen == []
+
+
+class _Broken:
+    """A labeller whose worker died: every batch fails."""
+
+    def __init__(self) -> None:
+        self.restarts = 0
+
+    def submit(self, texts: Sequence[str]) -> Future[Labelled]:
+        f: Future[Labelled] = Future()
+        f.set_exception(RuntimeError("worker died"))
+        return f
+
+    def restart(self) -> None:
+        self.restarts += 1
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failed_background_batch_is_labelled_here(services: Services, tmp_path: Path) -> None:
+    services.settings.batch_size = 25
+    path = write_jsonl(tmp_path / "r.jsonl", [post(i, "streetlight out") for i in range(60)])
+    services.sources = [ReplaySource("replay", path)]
+    broken = _Broken()
+    _background(services, broken)
+    assert run_once(services).stats.classified == 60
+    assert _pending(services) == 0
+    assert broken.restarts >= 3  # one fresh worker asked for after each failed batch
+
+
+def test_the_process_labeller_predicts_in_another_process() -> None:
+    labeller = ProcessLabeller(KeywordClassifier)
+    try:
+        labeller.start()
+        predictions, seconds = labeller.submit(["pothole here", "nice day"]).result(timeout=60)
+    finally:
+        labeller.close()
+    assert [p.topic for p in predictions] == ["pothole", "none"]
+    assert seconds >= 0
+
+
+def _both(engine_url: str, tmp_path: Path) -> tuple[Services, Services]:
+    settings = load_settings(database_url=engine_url, replay_file=None, health_port=0)
+    settings.batch_size = 50
+    a = build_services(settings, classifier=KeywordClassifier(), with_responders=False)
+    b = build_services(settings, classifier=KeywordClassifier(), with_responders=False)
+    return a, b
+
+
+def _race(a: Services, b: Services, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "r.jsonl", [post(i, f"pothole {i}") for i in range(600)])
+    items = list(ReplaySource("replay", path).iter_items(None, threading.Event()))
+    a.pipeline.ingest("replay", items)
+    _background(a)
+    counts: list[int] = []
+    threads = [
+        threading.Thread(target=lambda s=s: counts.append(s.pipeline.classify_pending()))
+        for s in (a, b)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sum(counts) == 600
+    assert _pending(a) == 0
+    labels = _labels_per_post(a)
+    assert len(labels) == 600 and set(labels.values()) == {1}
+
+
+def test_background_and_inline_workers_share_a_backlog_sqlite(db_url: str, tmp_path: Path) -> None:
+    a, b = _both(db_url, tmp_path)
+    try:
+        _race(a, b, tmp_path)
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.postgres
+def test_background_and_inline_workers_share_a_backlog_postgres(
+    pg_url: str, tmp_path: Path
+) -> None:
+    a, b = _both(pg_url, tmp_path)
+    try:
+        _race(a, b, tmp_path)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_bulk_writes_store_what_core_stores(services: Services) -> None:
+    now = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    rows: list[dict[str, Any]] = [
+        {"evidence": None, "needs_review": False, "score": 1},
+        {"evidence": ["pothole", "ñ"], "needs_review": True, "score": 0.25},
+        {"evidence": {"a": [1, 2]}, "needs_review": False, "score": 0.5},
+    ]
+    with services.engine.begin() as conn:
+        pid = conn.execute(
+            POST.insert().values(
+                city_id=services.cities.default.id,
+                platform="x",
+                external_id="p",
+                text="t",
+                created_at=now,
+            )
+        ).inserted_primary_key[0]
+        common = {"city_id": services.cities.default.id, "post_id": pid, "created_at": now}
+        conn.execute(
+            CLASSIFICATION.insert(),
+            [{**common, "task": f"core{i}", "label": "x", **r} for i, r in enumerate(rows)],
+        )
+        keys = ["task", "label", "evidence", "needs_review", "score"]
+        bulk.insert_many(
+            conn,
+            CLASSIFICATION,
+            keys,
+            [
+                [f"bulk{i}", "x", r["evidence"], r["needs_review"], r["score"]]
+                for i, r in enumerate(rows)
+            ],
+            constants=common,
+        )
+        bulk.update_many(
+            conn,
+            POST,
+            ["topic", "relevant"],
+            [["pothole", True, pid]],
+            constants={"classified_at": now},
+        )
+    cols = [c for c in CLASSIFICATION.c if c.key not in ("id", "task")]
+    with services.engine.connect() as conn:
+        got = {r[0]: tuple(r[1:]) for r in conn.execute(sa.select(CLASSIFICATION.c.task, *cols))}
+        raw = {
+            r[0]: tuple(r[1:])
+            for r in conn.exec_driver_sql(
+                "SELECT task, evidence, created_at, needs_review, source FROM classification"
+            )
+        }
+        assert conn.execute(
+            sa.select(POST.c.topic, POST.c.relevant, POST.c.classified_at)
+        ).one() == ("pothole", True, now)
+    for i in range(len(rows)):
+        assert got[f"core{i}"] == got[f"bulk{i}"]
+        assert raw[f"core{i}"] == raw[f"bulk{i}"]  # the very same stored text
+
+
+def test_services_with_two_jobs_label_in_a_worker_process(db_url: str, tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "r.jsonl", [post(i, f"pothole on Dorchester Ave #{i}") for i in range(300)]
+    )
+    settings = load_settings(
+        database_url=db_url, replay_file=path, health_port=0, classifier_jobs=2, batch_size=100
+    )
+    services = build_services(settings, with_responders=False)
+    try:
+        services.warm_up()
+        background = services.pipeline.background
+        assert isinstance(background, ProcessLabeller)
+        report = run_once(services)
+        assert report.stats.stored == report.stats.classified == 300
+        assert _pending(services) == 0
+        assert set(_labels_per_post(services).values()) == {1}
+    finally:
+        services.close()
+    assert background._pool is None  # the worker was stopped
