@@ -114,11 +114,15 @@ def bench_replay(posts: int = 50_000, *, with_responders: bool = True) -> dict[s
             health_port=0,
         )
         services = build_services(settings, with_responders=with_responders)
-        services.classifier  # load before timing  # noqa: B018
+        services.warm_up()  # load the classifier (and its worker) before timing
+        children = _cpu(resource.RUSAGE_CHILDREN)
+        own = _cpu(resource.RUSAGE_SELF)
         started = time.perf_counter()
         report = run_once(services)
         elapsed = time.perf_counter() - started
-        services.close()
+        own = _cpu(resource.RUSAGE_SELF) - own
+        services.close()  # the labeller's worker exits: its CPU time is counted below
+        children = _cpu(resource.RUSAGE_CHILDREN) - children
     stored = report.stats.stored
     return {
         "posts": posts,
@@ -127,7 +131,16 @@ def bench_replay(posts: int = 50_000, *, with_responders: bool = True) -> dict[s
         "classified": report.stats.classified,
         "seconds": round(elapsed, 2),
         "posts_per_s": round(stored / elapsed),
+        # CPU time, whatever else runs on the machine: the service's main process, and its
+        # labelling worker (the worker's includes loading the classifier, about a second)
+        "main_cpu_ms_per_post": round(own * 1000 / max(stored, 1), 3),
+        "worker_cpu_ms_per_post": round(children * 1000 / max(stored, 1), 3),
     }
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bench_classify(posts: int = 50_000) -> dict[str, Any]:
@@ -251,14 +264,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _labelled(url: str) -> tuple[int, int]:
-    """(posts stored, posts labelled) so far; (0, 0) before the schema exists."""
+def _labelled(engine: Any) -> tuple[int, int]:
+    """(posts stored, posts labelled) so far; (0, 0) before the schema exists. ``engine``
+    is kept for the whole run: a poll costs one query, not a new connection."""
     import sqlalchemy as sa
 
-    from models.db import make_engine
     from models.store import POST
 
-    engine = make_engine(url)
     try:
         with engine.connect() as conn:
             stored, done = conn.execute(
@@ -267,8 +279,6 @@ def _labelled(url: str) -> tuple[int, int]:
             return int(stored), int(done)
     except sa.exc.SQLAlchemyError:
         return 0, 0
-    finally:
-        engine.dispose()
 
 
 def run_workers(url: str, replay: Path, posts: int, workers: int, tmp: Path) -> dict[str, Any]:
@@ -284,7 +294,13 @@ def run_workers(url: str, replay: Path, posts: int, workers: int, tmp: Path) -> 
         CIVIC_CLASSIFIER_JOBS="1",  # one process per worker: the workers are the parallelism
     )
     logs = [(tmp / f"worker{i}.log").open("w") for i in range(workers)]
+    from models.db import make_engine
+
+    probe = make_engine(url)
+    server = _ServerCpu.find(url)
+    server_before = server.seconds() if server else None
     started = time.perf_counter()
+    first_stored: float | None = None
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "civic_listener.cli", "run"],
@@ -304,9 +320,17 @@ def run_workers(url: str, replay: Path, posts: int, workers: int, tmp: Path) -> 
                 tails = [(tmp / f"worker{i}.log").read_text()[-2000:] for i in range(workers)]
                 raise RuntimeError(f"a worker exited early: {tails}")
             time.sleep(_POLL)
-            stored, done = _labelled(url)
+            stored, done = _labelled(probe)
+            if first_stored is None and stored:
+                first_stored = time.perf_counter() - started
         elapsed = time.perf_counter() - started
         cpu = [_cpu_seconds(p.pid) for p in procs]
+        waited = [_runqueue_seconds(p.pid) for p in procs]
+        server_cpu = (
+            round(server.seconds() - server_before, 1)
+            if server is not None and server_before is not None
+            else None
+        )
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -318,15 +342,84 @@ def run_workers(url: str, replay: Path, posts: int, workers: int, tmp: Path) -> 
                 p.wait()
         for log in logs:
             log.close()
+        probe.dispose()
     return {
         "workers": workers,
         "stored": stored,
         "classified": done,
         "seconds": round(elapsed, 2),
         "posts_per_s": round(done / elapsed),
+        # start-up (migrations, loading the classifier) is in ``seconds``, alike for any count
+        "first_stored_seconds": None if first_stored is None else round(first_stored, 2),
         # CPU time of each worker: how the work was shared, whatever else ran on the machine
         "cpu_seconds": cpu,
+        # time each worker was ready to run but waited for a core: the machine was full
+        "cpu_wait_seconds": waited,
+        # the database server's CPU time during the run (a local PostgreSQL only)
+        "server_cpu_seconds": server_cpu,
+        "load_average_at_end": round(os.getloadavg()[0], 2),
     }
+
+
+def _runqueue_seconds(pid: int) -> float | None:
+    """Seconds the threads of a running process waited on a run queue (Linux schedstat)."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return round(total / 1e9, 1)
+
+
+@dataclass
+class _ServerCpu:
+    """CPU time of a PostgreSQL server on this machine: the postmaster, its live children
+    and the children it has reaped (``/proc``)."""
+
+    postmaster: int
+
+    @classmethod
+    def find(cls, url: str) -> _ServerCpu | None:
+        import sqlalchemy as sa
+
+        if not url.startswith("postgresql"):
+            return None
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                backend = int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+            found = cls(_parent(backend))
+            found.seconds()
+            return found
+        except (sa.exc.SQLAlchemyError, OSError, ValueError):
+            return None  # a remote server, or one this user cannot see
+        finally:
+            engine.dispose()
+
+    def seconds(self) -> float:
+        ticks = os.sysconf("SC_CLK_TCK")
+        fields = _stat(self.postmaster)
+        total = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                child = _stat(int(entry.name))
+            except OSError:
+                continue
+            if int(child[1]) == self.postmaster:
+                total += int(child[11]) + int(child[12])
+        return total / ticks
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (``state`` first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _parent(pid: int) -> int:
+    return int(_stat(pid)[1])
 
 
 def _cpu_seconds(pid: int) -> float | None:

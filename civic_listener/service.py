@@ -10,6 +10,7 @@ resumes from its stored cursor; one that refuses credentials stops and says so.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -28,7 +29,7 @@ from listener.health import HealthMonitor
 from listener.platform import OnePass
 from listener.state import DatabaseState
 from models.privacy import purge
-from models.store import get_cursor
+from models.store import get_cursor, pending_count
 
 log = logging.getLogger(__name__)
 _DONE = object()
@@ -41,11 +42,14 @@ class RunReport:
     health: dict[str, SourceHealth] = field(default_factory=dict)
 
 
-def build_scheduler(services: Services) -> Scheduler:
+def build_scheduler(services: Services, *, label_limit: int | None = None) -> Scheduler:
+    """The scheduled jobs. ``label_limit``: the most one run of the ``classify_pending`` job
+    labels (the service loop labels the rest; there the job only makes sure that a source
+    keeping the loop busy never leaves posts waiting)."""
     sched = Scheduler(services.engine, services.cities.default.id, clock=services.clock)
     sched.add(
         "classify_pending",
-        services.pipeline.classify_pending,
+        functools.partial(services.pipeline.classify_pending, limit=label_limit),
         every_seconds=services.settings.poll_interval_seconds,
     )
     retention = services.settings.retention
@@ -131,7 +135,9 @@ def run_once(services: Services, stop: threading.Event | None = None) -> RunRepo
             for batch in _batches(_watched(items, monitor), services.settings.batch_size):
                 report.stats.add(pipeline.ingest(source.name, batch))
                 health.items += len(batch)
-                report.stats.classified += pipeline.classify_pending()
+                # with a background labeller the batch just stored is labelled while the
+                # next one is read and stored; the call after the loop waits for it
+                report.stats.classified += pipeline.classify_pending(leave_in_flight=True)
             health.state = "finished"
             monitor.set_state("idle")
         except SourceError as exc:
@@ -217,7 +223,8 @@ def run_forever(
 ) -> RunReport:
     report = RunReport()
     pipeline = services.pipeline
-    scheduler = build_scheduler(services)
+    size = services.settings.batch_size
+    scheduler = build_scheduler(services, label_limit=size)
     inbox: queue.Queue = queue.Queue(maxsize=services.settings.batch_size * 10)
     threads = [_SourceThread(services, s, inbox, stop) for s in services.sources]
     by_name = {t.source.name: t for t in threads}
@@ -234,18 +241,24 @@ def run_forever(
         )
     pending: dict[str, list[Item]] = {}
     last_flush = time.monotonic()
-    size = services.settings.batch_size
+    city_ids = [city.id for city in services.cities]
 
     def flush(*, everything: bool = True) -> int:
         """Store what the sources sent, then label. While a source keeps the inbox full,
-        label only half a batch per batch stored: the backlog is left for the other workers
-        (they claim it with SKIP LOCKED) and this one keeps reading; it catches up when the
-        source is quiet."""
+        reading comes first (only the lease holder reads a source; every worker labels):
+        this worker labels one batch only when more than two are waiting, claimed or not,
+        i.e. when the other workers (claiming with SKIP LOCKED) do not keep up or there are
+        none. It labels everything when the source is quiet."""
         for name, items in pending.items():
             if items:
                 report.stats.add(pipeline.ingest(name, items))
         pending.clear()
-        done = pipeline.classify_pending(limit=None if everything else max(1, size // 2))
+        if not everything:
+            with services.engine.connect() as conn:
+                waiting = pending_count(conn, city_ids=city_ids, cap=2 * size + 1)
+            if waiting <= 2 * size:
+                return 0
+        done = pipeline.classify_pending(limit=None if everything else size)
         report.stats.classified += done
         return done
 

@@ -7,6 +7,7 @@ cities unless its name says so.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
-from models import rollup
+from classifiers.api import Location
+from models import bulk, rollup
 from models.tables import (
     URGENCY_RANK,
     AuditEvent,
@@ -87,13 +89,25 @@ def insert_posts(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     """
     if not rows:
         return 0
-    stmt = _insert_ignore(conn, POST).on_conflict_do_nothing(
-        index_elements=["city_id", "platform", "external_id"]
-    )
     if conn.dialect.name == "sqlite":
-        # sqlite3 sums the changes of an executemany; ignored rows count zero
-        return max(conn.execute(stmt, list(rows)).rowcount, 0)
-    return len(conn.execute(stmt.returning(POST.c.id), list(rows)).all())
+        keys = list(rows[0])
+        return bulk.insert_many(
+            conn,
+            POST,
+            keys,
+            [[row[k] for k in keys] for row in rows],
+            skip_conflicts_on=["city_id", "platform", "external_id"],
+        )
+    # No RETURNING: with it SQLAlchemy sends all the rows' values as one statement, which
+    # psycopg parses in Python (measured: ~0.4 s per thousand posts, the lease holder's
+    # serial cost); without it psycopg pipelines one prepared statement and sums the rows
+    # each execution inserted (``preserve_rowcount``).
+    stmt = (
+        _insert_ignore(conn, POST)
+        .on_conflict_do_nothing(index_elements=["city_id", "platform", "external_id"])
+        .execution_options(preserve_rowcount=True)
+    )
+    return max(conn.execute(stmt, list(rows)).rowcount, 0)
 
 
 def existing_ids(
@@ -156,12 +170,37 @@ def lock_for_write(conn: Connection) -> None:
         conn.execute(POST.update().where(POST.c.id == -1).values(status=POST.c.status))
 
 
-def pending_posts(conn: Connection, *, city_id: int, limit: int) -> list[tuple[int, str]]:
+_REPLY_DRAFTING_LOCK = 0x5245504C  # "REPL": advisory-lock class of reply drafting (int4)
+
+
+def lock_reply_drafting(conn: Connection, city_id: int) -> None:
+    """Serialise reply drafting for one city across workers, for the caller's transaction.
+
+    Drafting reads which posts already have a reply and then inserts the missing ones; two
+    workers doing that at once (a batch's drafts and a linked case's) could both draft for the
+    same post. SQLite: its single write lock (:func:`lock_for_write`). PostgreSQL: a
+    transaction-scoped advisory lock per city, taken first in the transaction, so a waiter
+    holds no row lock and cannot deadlock with the holder.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:k, :c)"),
+            {"k": _REPLY_DRAFTING_LOCK, "c": city_id},
+        )
+    else:
+        lock_for_write(conn)
+
+
+def pending_posts(
+    conn: Connection, *, city_id: int, limit: int, exclude: Iterable[int] = (), lock: bool = True
+) -> list[tuple[int, str]]:
     """Claim stored posts not yet classified, oldest first, for the caller's transaction.
 
     On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED`` so several workers
     share the backlog without labelling anything twice; on SQLite the caller holds the
-    single write lock (:func:`lock_for_write`).
+    single write lock (:func:`lock_for_write`). ``lock=False`` only reads (the background
+    labeller, which claims with :func:`still_pending` when it stores); ``exclude`` leaves
+    out posts the caller already has in hand.
     """
     q = (
         sa.select(POST.c.id, POST.c.text)
@@ -169,9 +208,45 @@ def pending_posts(conn: Connection, *, city_id: int, limit: int) -> list[tuple[i
         .order_by(POST.c.id)
         .limit(limit)
     )
-    if conn.dialect.name == "postgresql":
+    skip = sorted(set(exclude))
+    if skip:
+        q = q.where(POST.c.id.not_in(skip))
+    if lock and conn.dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True, of=POST)
     return [(r[0], r[1]) for r in conn.execute(q).all()]
+
+
+def pending_count(conn: Connection, *, city_ids: Iterable[int], cap: int) -> int:
+    """How many stored posts of ``city_ids`` wait for labels, claimed or not, counted up to
+    ``cap`` (an index range scan of ``ix_post_pending``; it takes no lock)."""
+    ids = sorted(set(city_ids))
+    waiting = (
+        sa.select(POST.c.id)
+        .where(POST.c.city_id.in_(ids), POST.c.classified_at.is_(None))
+        .limit(cap)
+        .subquery()
+    )
+    return int(conn.execute(sa.select(sa.func.count()).select_from(waiting)).scalar_one())
+
+
+def still_pending(conn: Connection, *, city_id: int, post_ids: Sequence[int]) -> dict[int, str]:
+    """Claim, for the caller's transaction, those of ``post_ids`` still unlabelled: id -> text.
+
+    Posts labelled meanwhile are left out, and on PostgreSQL so are posts another worker has
+    claimed (``FOR UPDATE SKIP LOCKED``); on SQLite the caller holds the write lock.
+    """
+    out: dict[int, str] = {}
+    ids = sorted(set(post_ids))
+    for i in range(0, len(ids), 5000):
+        q = sa.select(POST.c.id, POST.c.text).where(
+            POST.c.city_id == city_id,
+            POST.c.classified_at.is_(None),
+            POST.c.id.in_(ids[i : i + 5000]),
+        )
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True, of=POST)
+        out.update((r[0], r[1]) for r in conn.execute(q))
+    return out
 
 
 def store_labels(
@@ -185,78 +260,128 @@ def store_labels(
     artifact_hash: str,
     now: datetime | None = None,
 ) -> None:
-    """Store each prediction's labels (one row per task) and copy them onto the post."""
+    """Store each prediction's labels (one row per task) and copy them onto the post.
+
+    Two bulk statements per batch (:mod:`models.bulk`) and the dashboard's rollup kept
+    current in the same transaction."""
     now = now or utcnow()
-    label_rows: list[dict[str, Any]] = []
-    post_rows: list[dict[str, Any]] = []
-    stamp = {"component": component, "version": version, "artifact_hash": artifact_hash}
+    label_rows: list[tuple[Any, ...]] = []
+    post_rows: list[tuple[Any, ...]] = []
+    add_label = label_rows.append
     for pid, p in zip(post_ids, predictions, strict=True):
-        review = set(p.needs_review)
+        review = p.needs_review
         ev = p.evidence
-        for task, label, score in (
-            ("relevance", "true" if p.relevant else "false", p.relevance_score),
-            ("topic", p.topic, p.topic_score),
-            ("urgency", p.urgency, p.urgency_score),
-            ("sentiment", p.sentiment, p.sentiment_score),
-            ("language", p.language, p.language_score),
-        ):
-            label_rows.append(
-                {
-                    "city_id": city_id,
-                    "post_id": pid,
-                    "task": task,
-                    "label": label,
-                    "score": float(score),
-                    "evidence": ev.get(task) or None,
-                    "needs_review": task in review,
-                    "source": "model",
-                    "created_at": now,
-                    **stamp,
-                }
+        add_label(
+            (
+                pid,
+                "relevance",
+                "true" if p.relevant else "false",
+                float(p.relevance_score),
+                ev.get("relevance") or None,
+                "relevance" in review,
             )
-        locs = p.locations
-        if locs:
-            label_rows.append(
-                {
-                    "city_id": city_id,
-                    "post_id": pid,
-                    "task": "location",
-                    "label": locs[0].text[:255],
-                    "score": 1.0,
-                    "evidence": [loc.to_dict() for loc in locs],
-                    "needs_review": False,
-                    "source": "model",
-                    "created_at": now,
-                    **stamp,
-                }
-            )
-        first = locs[0] if locs else None
-        hood = next((loc.neighborhood for loc in locs if loc.neighborhood), None)
-        post_rows.append(
-            {
-                "b_id": pid,
-                "classified_at": now,
-                "relevant": bool(p.relevant),
-                "topic": p.topic,
-                "urgency": p.urgency,
-                "urgency_rank": URGENCY_RANK.get(p.urgency, 9),
-                "sentiment": p.sentiment,
-                "detected_language": p.language,
-                "neighborhood": hood,
-                "location_text": first.text if first else None,
-                "needs_review": bool(review),
-            }
         )
-    if label_rows:
-        conn.execute(CLASSIFICATION.insert(), label_rows)
+        add_label(
+            (
+                pid,
+                "topic",
+                p.topic,
+                float(p.topic_score),
+                ev.get("topic") or None,
+                "topic" in review,
+            )
+        )
+        add_label(
+            (
+                pid,
+                "urgency",
+                p.urgency,
+                float(p.urgency_score),
+                ev.get("urgency") or None,
+                "urgency" in review,
+            )
+        )
+        add_label(
+            (
+                pid,
+                "sentiment",
+                p.sentiment,
+                float(p.sentiment_score),
+                ev.get("sentiment") or None,
+                "sentiment" in review,
+            )
+        )
+        add_label(
+            (
+                pid,
+                "language",
+                p.language,
+                float(p.language_score),
+                ev.get("language") or None,
+                "language" in review,
+            )
+        )
+        locs = p.locations
+        first = hood = None
+        if locs:
+            first = locs[0]
+            add_label(
+                (pid, "location", first.text[:255], 1.0, [_location(loc) for loc in locs], False)
+            )
+            hood = next((loc.neighborhood for loc in locs if loc.neighborhood), None)
+        post_rows.append(
+            (
+                bool(p.relevant),
+                p.topic,
+                p.urgency,
+                URGENCY_RANK.get(p.urgency, 9),
+                p.sentiment,
+                p.language,
+                hood,
+                first.text if first else None,
+                bool(review),
+                pid,
+            )
+        )
+    bulk.insert_many(
+        conn,
+        CLASSIFICATION,
+        _LABEL_KEYS,
+        label_rows,
+        constants={
+            "city_id": city_id,
+            "source": "model",
+            "created_at": now,
+            "component": component,
+            "version": version,
+            "artifact_hash": artifact_hash,
+        },
+    )
     if post_rows:
         with rollup.kept_current(conn, post_ids):  # the dashboard's counts, same transaction
-            conn.execute(
-                POST.update()
-                .where(POST.c.id == sa.bindparam("b_id"))
-                .values({k: sa.bindparam(k) for k in post_rows[0] if k != "b_id"}),
-                post_rows,
+            bulk.update_many(
+                conn, POST, _POST_LABEL_KEYS, post_rows, constants={"classified_at": now}
             )
+
+
+_LABEL_KEYS = ("post_id", "task", "label", "score", "evidence", "needs_review")
+_POST_LABEL_KEYS = (
+    "relevant",
+    "topic",
+    "urgency",
+    "urgency_rank",
+    "sentiment",
+    "detected_language",
+    "neighborhood",
+    "location_text",
+    "needs_review",
+)
+_LOCATION_FIELDS = tuple(f.name for f in dataclasses.fields(Location))
+
+
+def _location(loc: Location) -> dict[str, Any]:
+    """``loc.to_dict()`` without ``dataclasses.asdict``'s deep copy (its fields are scalars)."""
+    return {name: getattr(loc, name) for name in _LOCATION_FIELDS}
 
 
 def correct_label(

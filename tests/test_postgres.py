@@ -75,3 +75,27 @@ def test_two_workers_never_claim_the_same_posts(pg_url: str, tmp_path: Path) -> 
     assert not set(claimed[0]) & set(claimed[1])
     assert len(claimed[0]) + len(claimed[1]) == 40
     services.close()
+
+
+def test_reply_drafting_is_serialised_per_city(pg_url: str) -> None:
+    """Two workers drafting for one city take turns (no post drafted twice); other cities don't
+    wait."""
+    from models.store import lock_reply_drafting
+
+    engine = sa.create_engine(pg_url)
+    try:
+        with engine.begin() as holder:
+            lock_reply_drafting(holder, 1)
+            with engine.connect() as other:
+                with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                    with other.begin():
+                        other.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+                        lock_reply_drafting(other, 1)
+                with other.begin():
+                    other.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+                    lock_reply_drafting(other, 2)  # another city: at once
+        with engine.begin() as after:  # released with the holder's transaction
+            after.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+            lock_reply_drafting(after, 1)
+    finally:
+        engine.dispose()

@@ -23,8 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from models import bulk
 from models.auth import SYSTEM
-from models.store import POST
+from models.store import POST, lock_reply_drafting
 from models.tables import AuditEvent, Reply, ReplyTemplate, ServiceRequest
 from responders.replies.desk import ReplyDesk
 from responders.replies.templates import Rendered
@@ -303,9 +304,8 @@ class Writes:
     def flush(self, conn: Connection) -> None:
         real: dict[int, int] = {}
         if self.new:
-            stmt = REPLY.insert().returning(
-                REPLY.c.id, REPLY.c.idempotency_key, sort_by_parameter_order=True
-            )
+            # mapped back by idempotency key: multi-row statements, no per-row ordering
+            stmt = REPLY.insert().returning(REPLY.c.id, REPLY.c.idempotency_key)
             ids = {key: rid for rid, key in conn.execute(stmt, [row for _, row in self.new])}
             for reply, row in self.new:
                 real[reply.id] = ids[row["idempotency_key"]]
@@ -324,7 +324,7 @@ class Writes:
             for a in self.audits:
                 oid = int(a["object_id"])
                 a["object_id"] = str(real.get(oid, oid))
-            conn.execute(AUDIT.insert(), self.audits)
+            bulk.insert_dicts(conn, AUDIT, self.audits)
 
 
 # --------------------------------------------------------------------------- after classify
@@ -338,6 +338,9 @@ def draft_classified(desk: ReplyDesk, city_id: int, post_ids: Sequence[int]) -> 
         return 0
     writes = Writes(desk)
     with desk.engine.begin() as conn:
+        # hold the city's drafting lock from the read of who has a reply to the insert, so a
+        # "linked" event of another worker cannot draft the same post's reply in between
+        lock_reply_drafting(conn, city_id)
         posts = _posts(
             conn,
             [
@@ -390,6 +393,7 @@ def case_events(desk: ReplyDesk, event: str, city_id: int, case_ids: Sequence[in
     writes = Writes(desk)
     touched = 0
     with desk.engine.begin() as conn:
+        lock_reply_drafting(conn, city_id)  # as in draft_classified: read and write as one
         found: dict[int, CaseRow] = {}
         for chunk in _chunks(ids):
             found.update((c.id, c) for c in _case_rows(conn, [CASES.c.id.in_(chunk)]))

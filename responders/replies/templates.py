@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -75,24 +76,44 @@ def render(
 
 
 def ensure_defaults(engine: Engine, *, city_id: int) -> int:
-    """Store every shipped template the city does not have yet; returns how many were added."""
-    added = 0
-    with Session(engine) as s:
-        have = {
-            (t.key, t.language)
-            for t in s.exec(select(ReplyTemplate).where(ReplyTemplate.city_id == city_id)).all()
-        }
-        for key, by_lang in TEMPLATES.items():
-            for lang, body in by_lang.items():
-                if (key, lang) not in have:
-                    s.add(
-                        ReplyTemplate(
-                            city_id=city_id, key=key, language=lang, body=body, updated_by=SHIPPED
-                        )
-                    )
-                    added += 1
-        s.commit()
-    return added
+    """Store every shipped template the city does not have yet; returns how many were added.
+
+    Workers started together run this at the same time: a template another worker stored
+    meanwhile is skipped (``ON CONFLICT DO NOTHING`` on the city, key and language), never an
+    error, and a template a person edited is never replaced."""
+    table = ReplyTemplate.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        have = set(
+            conn.execute(
+                sa.select(table.c.key, table.c.language).where(table.c.city_id == city_id)
+            ).all()
+        )
+        now = utcnow()
+        rows = [
+            {
+                "city_id": city_id,
+                "key": key,
+                "language": lang,
+                "body": body,
+                "updated_by": SHIPPED,
+                "updated_at": now,
+            }
+            for key, by_lang in TEMPLATES.items()
+            for lang, body in by_lang.items()
+            if (key, lang) not in have
+        ]
+        if not rows:
+            return 0
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        stmt = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["city_id", "key", "language"])
+            .execution_options(preserve_rowcount=True)
+        )
+        return max(conn.execute(stmt, rows).rowcount, 0)
 
 
 def list_templates(engine: Engine, *, city_id: int) -> list[ReplyTemplate]:
