@@ -585,15 +585,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--city", help="every post is this city's (default: routed as they come)")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("train", help="train the classifiers (prepare, train, evaluate, export)")
+    p = sub.add_parser(
+        "train",
+        help="train the classifiers (prepare, train, evaluate, export)",
+        epilog="trainer options: --data DIR (default ../shared/data), --out DIR (default "
+        "classifiers/artifacts), --force, --limit N, --feedback FILE.jsonl, --seed N, --no-eval",
+    )
     p.add_argument(
         "--with-feedback", action="store_true", help="add the console's label corrections"
     )
     p.add_argument("--city", help="with --with-feedback: only this city's corrections")
-    p.add_argument(
-        "train_args", nargs=argparse.REMAINDER, help="passed to the trainer (see train --help)"
-    )
-    p.set_defaults(func=cmd_train)
+    # any other option goes to the trainer: --data, --out, --force, --limit, --feedback, --seed,
+    # --no-eval (see ``classifiers.training.train_main``)
+    p.set_defaults(func=cmd_train, train_args=[])
 
     p = sub.add_parser("cases", help="Open311 service requests: check the setup, or run a pass")
     p.add_argument("action", choices=["check", "run"])
@@ -661,7 +665,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if getattr(args, "func", None) is not cmd_train:
+            parser.error("unrecognized arguments: " + " ".join(extra))
+        args.train_args = extra  # the trainer's own options
     try:
         return int(args.func(args) or 0)
     except SettingsError as exc:

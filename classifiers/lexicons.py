@@ -1430,7 +1430,7 @@ MORE_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "palear",
         "palearon",
         "nèj",
-        "glas",
+        "gen glas",  # "glas" alone would also match the English plural "glass"
         "tuyết",
         "cào tuyết",
         "dọn tuyết",

@@ -113,10 +113,18 @@ _ADDRESS = re.compile(
 _GENERIC_STREET = re.compile(
     r"\b((?:[A-Za-z0-9][\w'.-]*\s+){1,3}?)(" + _SUFFIX_RX + r")\b\.?", re.IGNORECASE
 )
+_CORNER_HEAD = r"\b(?:corner|intersection|cross(?:ing)?|esquina)\s+(?:of|de|between|entre)\s+"
+# where an intersection can start: a text without it cannot match _CORNER (a cheap test first)
+_CORNER_START = re.compile(_CORNER_HEAD, re.IGNORECASE)
+# a street name: one to four whole words (words never split, so no backtracking blow-up and
+# no connector found inside a word, as "y" in "Bay")
+_CORNER_STREET = r"([A-Za-z0-9][\w'.-]*(?:\s+[A-Za-z0-9][\w'.-]*){0,3}?)"
 _CORNER = re.compile(
-    r"\b(?:corner|intersection|cross(?:ing)?|esquina)\s+(?:of|de|between|entre)\s+"
-    r"((?:[A-Za-z0-9][\w'.-]*\s?){1,4}?)\s*(?:and|&|/|y|with|at|\+)\s*"
-    r"((?:[A-Za-z0-9][\w'.-]*\s?){1,4}?)(?=$|[.,;:!?)\n]|\s+(?:is|are|has|have|was|there|needs?|the|st\b)|\s*-)",
+    _CORNER_HEAD
+    + _CORNER_STREET
+    + r"\s*(?:\b(?:and|y|with|at)\b|&|/|\+)\s*"
+    + _CORNER_STREET
+    + r"(?=$|[.,;:!?)\n]|\s+(?:is|are|has|have|was|there|needs?|the|st)\b|\s*-)",
     re.IGNORECASE,
 )
 _CONNECTOR = re.compile(r"^\s*(?:&|and|/|at|@|y|x|\+|n|&amp;)\s*$", re.IGNORECASE)
@@ -231,43 +239,44 @@ class LocationExtractor:
         same = len(lowered) == len(text)
         if same and not gz.odd_first:
             starts, aliases = gz.starts, gz.aliases
-            if not any(
-                w in starts
-                and any(tuple(low[i : i + k]) in aliases for k in range(1, gz.max_len + 1))
+            if starts.isdisjoint(low) or not any(
+                any(tuple(low[i : i + k]) in aliases for k in range(1, gz.max_len + 1))
                 for i, w in enumerate(low)
+                if w in starts
             ):
                 return []
-        toks = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+        toks = list(_TOKEN.finditer(text))
         if len(toks) != len(low):  # lowercasing changed the tokens: fall back to the exact path
-            low = [t[0].lower() for t in toks]
+            low = [t.group(0).lower() for t in toks]
         out: list[_Mention] = []
-        i, n = 0, len(toks)
-        first = gz.starts
-        while i < n:
-            hit = None
-            if not gz.odd_first and low[i] not in first:
-                i += 1
+        n = len(toks)
+        aliases, max_len = gz.aliases, gz.max_len
+        # an alias can only start at one of its first tokens
+        positions = range(n) if gz.odd_first else [i for i, w in enumerate(low) if w in gz.starts]
+        after = 0  # tokens before this one belong to a mention already
+        for i in positions:
+            if i < after:
                 continue
-            for k in range(min(gz.max_len, n - i), 0, -1):
-                place = gz.aliases.get(tuple(low[i : i + k]))
+            hit = None
+            for k in range(min(max_len, n - i), 0, -1):
+                place = aliases.get(tuple(low[i : i + k]))
                 if place is None:
                     continue
-                surface = text[toks[i][1] : toks[i + k - 1][2]]
+                surface = text[toks[i].start() : toks[i + k - 1].end()]
                 if len(surface) <= 3 and surface.islower():
                     continue  # "jp", "mfa": short aliases only when written as a name
-                hit = (k, place, surface)
+                hit = (k, place)
                 break
             if hit is None:
-                i += 1
                 continue
-            k, place, surface = hit
-            start, end = toks[i][1], toks[i + k - 1][2]
+            k, place = hit
+            start, end = toks[i].start(), toks[i + k - 1].end()
             # "Tremont" followed by a street suffix belongs to the street mention
             if i + k < n and low[i + k] in _SUFFIX_SET and place.kind == "street":
-                end = toks[i + k][2]
+                end = toks[i + k].end()
                 k += 1
             out.append(_Mention(start, end, place, text[start:end].rstrip(".")))
-            i += k
+            after = i + k
         return out
 
     def extract_one(self, text: str) -> list[Location]:
@@ -299,7 +308,8 @@ class LocationExtractor:
         def free(a: int, b: int) -> bool:
             return not taken or all(b <= ts or a >= te for ts, te in taken)
 
-        for m in _COORDS.finditer(text):
+        has_digit = _DIGIT.search(text) is not None
+        for m in _COORDS.finditer(text) if has_digit and "," in text else ():
             lat, lon = float(m.group(1)), float(m.group(2))
             if -90 <= lat <= 90 and -180 <= lon <= 180:
                 found.append(
@@ -312,14 +322,17 @@ class LocationExtractor:
             or "cross" in lowered
             or "esquina" in lowered
         ):
-            for m in _CORNER.finditer(text):
+            for m in _CORNER.finditer(text) if _CORNER_START.search(text) else ():
                 a, b = m.start(1), m.end(2)
                 if free(a, b):
                     surface = f"{m.group(1).strip()} & {m.group(2).strip()}"
                     found.append(Location(surface, "intersection", a, b))
                     taken.append((a, b))
-        if _DIGIT.search(text):
-            for m in _ADDRESS.finditer(text):
+        if has_digit:
+            # an address ends in a suffix word: in ASCII text (no case folds such as "ſt" ~ "st")
+            # that word is one of the text's words
+            addresses = _ADDRESS.finditer(text) if has_suffix or not text.isascii() else ()
+            for m in addresses:
                 if free(m.start(), m.end()):
                     found.append(Location(m.group(0).rstrip("."), "address", m.start(), m.end()))
                     taken.append((m.start(), m.end()))

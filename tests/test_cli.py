@@ -113,3 +113,14 @@ def test_bench_json_small(capsys: pytest.CaptureFixture[str]) -> None:
     assert figures["replay"]["stored"] == 600
     assert figures["replay"]["posts_per_s"] > 0 and figures["replay"]["peak_memory_mb"] > 0
     assert figures["classify"]["posts_per_s"] > 0
+
+
+def test_train_passes_the_trainers_options_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    import classifiers
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(classifiers, "train_main", lambda argv: seen.append(argv) or 0)
+    assert main(["train", "--force", "--out", "/tmp/x", "--limit", "5"]) == 0
+    assert seen == [["--force", "--out", "/tmp/x", "--limit", "5"]]
+    with pytest.raises(SystemExit):
+        main(["health", "--force"])  # other commands still refuse unknown options

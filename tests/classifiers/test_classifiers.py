@@ -24,7 +24,7 @@ from classifiers.evaluate import regressions
 from classifiers.language import LanguageDetectorOffline
 from classifiers.model import DEFAULT_ARTIFACT_DIR, CivicClassifier, load_heads, save_heads
 from classifiers.sources import Row, feedback_rows
-from classifiers.training import CLASSES, fit_head, prepare, train_main
+from classifiers.training import CLASSES, PROTOCOL, fit_head, prepare, train_main
 
 DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -265,6 +265,12 @@ def test_language(text: str, lang: str) -> None:
             [("intersection", "Calle 5 & Avenida Juárez")],
         ),
         ("I love the jp vibes and the dot ave food", [("street", "dot ave")]),
+        # a connector is a whole word ("y" in "Bay" is not one); the street ends before "is"
+        ("flooding at the corner of Bay and Pine", [("intersection", "Bay & Pine")]),
+        (
+            "corner of Walnut Rd and Orchard Ln is flooded again",
+            [("intersection", "Walnut Rd & Orchard Ln")],
+        ),
         ("no location here, just a pothole", []),
     ],
 )
@@ -358,7 +364,7 @@ def test_training_smoke(tmp_path: Path) -> None:
     (out / "metrics.json").write_text(
         json.dumps(
             {
-                "evaluation_protocol": "loso-v2-limit120",
+                "evaluation_protocol": f"{PROTOCOL}-limit120",
                 "headline": {"topic_macro_f1": 0.99, "sentiment_macro_recall": 0.99},
             }
         )
