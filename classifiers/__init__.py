@@ -7,13 +7,27 @@ rebuild it from ``../shared/data``, the hand-written seeds and staff corrections
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from classifiers.api import SENTIMENTS, TOPICS, URGENCIES, Classifier, Location, Prediction
 from classifiers.location import Gazetteer, Geocoder, LocationExtractor
 from classifiers.model import DEFAULT_ARTIFACT_DIR, ArtifactError, CivicClassifier
-from classifiers.training import RegressionRefused, run_training, train_main
+
+if TYPE_CHECKING:
+    from classifiers.training import RegressionRefused, run_training, train_main
+
+# training pulls in scikit-learn (about a second of CPU): loaded on first use, so a process that
+# only predicts never imports it
+_TRAINING = frozenset({"RegressionRefused", "run_training", "train_main"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TRAINING:
+        return getattr(importlib.import_module("classifiers.training"), name)
+    raise AttributeError(f"module 'classifiers' has no attribute {name!r}")
+
 
 __all__ = [
     "SENTIMENTS",

@@ -28,10 +28,9 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
-from sklearn.utils import murmurhash3_32
 
 from classifiers import lexicons as lx
+from classifiers.hashing import l2_normalize_rows, murmurhash3_32
 
 N_FEATURES = 2**18
 FEATURE_VERSION = 1
@@ -646,7 +645,7 @@ class _HashSpace:
     def col(self, token: str) -> int:
         code = self.cols.get(token)
         if code is None:
-            h = murmurhash3_32(token, seed=0, positive=False)
+            h = murmurhash3_32(token)
             n = self.n_features
             idx = (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
             code = idx << 3 | (1 if h < 0 else 0)
@@ -739,7 +738,7 @@ class Featurizer:
         )
         X.sum_duplicates()  # also sorts the indices, as FeatureHasher does
         X32 = sp.csr_matrix(X).astype(np.float32)
-        X32 = normalize(X32, norm="l2", copy=False)
+        X32 = l2_normalize_rows(X32)
         return sp.csr_matrix(X32)
 
     def indices_of(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -118,13 +118,15 @@ _CORNER_HEAD = r"\b(?:corner|intersection|cross(?:ing)?|esquina)\s+(?:of|de|betw
 _CORNER_START = re.compile(_CORNER_HEAD, re.IGNORECASE)
 # a street name: one to four whole words (words never split, so no backtracking blow-up and
 # no connector found inside a word, as "y" in "Bay")
-_CORNER_STREET = r"([A-Za-z0-9][\w'.-]*(?:\s+[A-Za-z0-9][\w'.-]*){0,3}?)"
+# (a word's "." only inside it, as in "St.John": "St." at the end of a name is a full stop)
+_CORNER_WORD = r"[A-Za-z0-9](?:[\w'-]|\.(?=\w))*"
+_CORNER_STREET = rf"({_CORNER_WORD}(?:\s+{_CORNER_WORD}){{0,3}}?)"
 _CORNER = re.compile(
     _CORNER_HEAD
     + _CORNER_STREET
     + r"\s*(?:\b(?:and|y|with|at)\b|&|/|\+)\s*"
     + _CORNER_STREET
-    + r"(?=$|[.,;:!?)\n]|\s+(?:is|are|has|have|was|there|needs?|the|st)\b|\s*-)",
+    + r"(?=$|[.,;:!?)\n]|\s+(?:is|are|has|have|was|there|needs?|the)\b|\s*-)",
     re.IGNORECASE,
 )
 _CONNECTOR = re.compile(r"^\s*(?:&|and|/|at|@|y|x|\+|n|&amp;)\s*$", re.IGNORECASE)

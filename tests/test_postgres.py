@@ -87,10 +87,12 @@ def test_reply_drafting_is_serialised_per_city(pg_url: str) -> None:
         with engine.begin() as holder:
             lock_reply_drafting(holder, 1)
             with engine.connect() as other:
-                with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
-                    with other.begin():
-                        other.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
-                        lock_reply_drafting(other, 1)
+                with (
+                    pytest.raises(sa.exc.OperationalError, match="lock timeout"),
+                    other.begin(),
+                ):
+                    other.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+                    lock_reply_drafting(other, 1)
                 with other.begin():
                     other.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
                     lock_reply_drafting(other, 2)  # another city: at once

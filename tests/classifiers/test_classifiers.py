@@ -271,6 +271,10 @@ def test_language(text: str, lang: str) -> None:
             "corner of Walnut Rd and Orchard Ln is flooded again",
             [("intersection", "Walnut Rd & Orchard Ln")],
         ),
+        (
+            "bags dumped at the corner of E 8th St and G St. again",
+            [("intersection", "E 8th St & G St")],
+        ),
         ("no location here, just a pothole", []),
     ],
 )
