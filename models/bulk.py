@@ -135,8 +135,15 @@ def _insert_core(
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=skip_conflicts_on)
-        return len(conn.execute(stmt.returning(table.c.id), data).all())
+        # No RETURNING: with it SQLAlchemy sends all the rows' values as one statement, which
+        # psycopg parses in Python (measured: ~0.4 s per thousand posts); without it psycopg
+        # pipelines one prepared statement and sums the rows each execution inserted.
+        stmt = (
+            postgresql.insert(table)
+            .on_conflict_do_nothing(index_elements=skip_conflicts_on)
+            .execution_options(preserve_rowcount=True)
+        )
+        return max(conn.execute(stmt, data).rowcount, 0)
     raise NotImplementedError(f"skip_conflicts_on is not supported on {conn.dialect.name}")
 
 
