@@ -142,7 +142,7 @@ class Pipeline:
             if isinstance(item, Deletion):
                 deletions.append(item)
                 continue
-            if not item.mentions:
+            if not item.mentions and "@" in item.text:
                 item.mentions = tuple(m.lower() for m in _MENTION.findall(item.text))
             targets = [self.cities.by_id[city_id]] if city_id is not None else self.router(item)
             for city in targets:

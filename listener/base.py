@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+import orjson
+
 PLATFORMS = frozenset({"x", "mastodon", "bluesky", "reddit"})
 
 
@@ -111,6 +113,15 @@ def _storable(text: str) -> bool:
 def _storable_json(value: Any, depth: int = 0) -> bool:
     """Every string and key of a decoded JSON value is storable (PostgreSQL's JSONB refuses
     ``\\u0000`` and lone surrogates)."""
+    if depth == 0 and isinstance(value, dict):
+        # fast path: orjson refuses lone surrogates and writes a NUL as the escape "\\u0000";
+        # what it refuses for other reasons (keys that are not strings, big integers, deep
+        # nesting) or a text that may hold a NUL is checked one value at a time below
+        try:
+            if b"\\u0000" not in orjson.dumps(value):
+                return True
+        except TypeError:
+            pass
     if isinstance(value, str):
         return _storable(value)
     if depth > 200:

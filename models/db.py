@@ -22,8 +22,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from models.types import json_dumps, json_loads
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# SQLite's page cache per connection, in KiB: the posts table's indexes stay in memory while a
+# batch is written (the default, 2 MB, re-reads index pages from the OS for every batch)
+SQLITE_CACHE_KIB = 65_536
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -32,6 +36,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         db_path = sa.engine.make_url(url).database
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("json_serializer", json_dumps)
+        kwargs.setdefault("json_deserializer", json_loads)
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
@@ -43,10 +49,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cur.close()
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("json_serializer", json_dumps)
+    kwargs.setdefault("json_deserializer", json_loads)
     return sa.create_engine(url, **kwargs)
 
 

@@ -8,6 +8,7 @@ cities unless its name says so.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -366,11 +367,12 @@ _POST_LABEL_KEYS = (
     "needs_review",
 )
 _LOCATION_FIELDS = tuple(f.name for f in dataclasses.fields(Location))
+_LOCATION_VALUES = operator.attrgetter(*_LOCATION_FIELDS)
 
 
 def _location(loc: Location) -> dict[str, Any]:
     """``loc.to_dict()`` without ``dataclasses.asdict``'s deep copy (its fields are scalars)."""
-    return {name: getattr(loc, name) for name in _LOCATION_FIELDS}
+    return dict(zip(_LOCATION_FIELDS, _LOCATION_VALUES(loc), strict=True))
 
 
 def correct_label(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 import sqlalchemy.dialects.postgresql
 from sqlalchemy.engine import Dialect
@@ -39,3 +41,21 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 
 JSONType = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+
+
+def json_dumps(value: Any) -> str:
+    """JSON text of a column value: orjson's (about ten times faster than ``json.dumps`` on
+    the hot paths: a post's raw payload, every label's evidence). What orjson refuses (keys
+    that are not strings, integers beyond 64 bits) goes through ``json.dumps`` as before."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value)
+
+
+def json_loads(text: str | bytes) -> Any:
+    """A JSON column's value (orjson; any JSON text ``json.dumps`` wrote reads the same)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN and Infinity, which older rows may hold
+        return json.loads(text)

@@ -287,3 +287,35 @@ def test_services_with_two_jobs_label_in_a_worker_process(db_url: str, tmp_path:
     finally:
         services.close()
     assert background._pool is None  # the worker was stopped
+
+
+def test_predictions_cross_the_process_boundary_whole() -> None:
+    """The worker's predictions are pickled as constructor calls: every field survives, and
+    a field added later cannot be dropped on the way."""
+    import dataclasses
+    import pickle
+
+    from classifiers.api import Location, Prediction
+
+    loc = Location("Tremont St & Boylston St", "intersection", 3, 28, "Back Bay", 42.35, -71.06)
+    pred = Prediction(
+        relevant=True,
+        relevance_score=0.91,
+        topic="pothole",
+        topic_score=0.8,
+        urgency="high",
+        urgency_score=0.7,
+        sentiment="negative",
+        sentiment_score=0.6,
+        language="es",
+        language_score=0.99,
+        locations=[loc, Location("Roxbury", "neighborhood")],
+        evidence={"topic": ["keyword:pothole"]},
+        needs_review=["sentiment"],
+    )
+    back = pickle.loads(pickle.dumps([pred, pred], protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == [pred, pred]
+    assert [getattr(back[0], f.name) for f in dataclasses.fields(Prediction)] == [
+        getattr(pred, f.name) for f in dataclasses.fields(Prediction)
+    ]
+    assert back[0].locations[0] == loc and back[0].locations[0] is not loc
