@@ -11,17 +11,24 @@ numbers, street addresses and the names of the training cities become placeholde
 
 Speed without changing a value: ``Featurizer.transform`` builds exactly the matrix that
 ``FeatureHasher`` makes of ``analyse``'s (token, weight) pairs, from cached columns (a word with its
-character 4-grams, a bigram, a pseudo-token) instead of hashing every string of every post; an
-urgency or life-safety regex runs only on a text that holds one of the strings it cannot match
-without (``required_strings``, derived from the pattern itself, so edited lexicons keep it exact).
+character 4-grams, a bigram, a pseudo-token, kept as packed 8-byte codes so a row is joined, not
+built number by number) instead of hashing every string of every post; an urgency or life-safety
+regex runs only on a text that holds one of the strings it cannot match without
+(``required_strings``, derived from the pattern itself, so edited lexicons keep it exact), and an
+urgency rule made of many alternatives runs only the alternatives whose own strings the text holds
+(``top_alternatives``).  Where a pattern is slow in Python's ``re`` an equivalent form runs
+instead (the same matches: a prefix-tree alternation, ASCII character classes for ASCII text, a
+cheap pattern that every match contains as a prefilter); ``tests/classifiers/test_exact_paths.py``
+compares each with the plain one.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 import time
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -31,6 +38,7 @@ import scipy.sparse as sp
 
 from classifiers import lexicons as lx
 from classifiers.hashing import l2_normalize_rows, murmurhash3_32
+from classifiers.scanning import trie
 
 N_FEATURES = 2**18
 FEATURE_VERSION = 1
@@ -42,6 +50,7 @@ _HASHTAG = re.compile(r"#(\w+)")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _ELONG = re.compile(r"(\w)\1{2,}")
 _DIGITS = re.compile(r"\d+(?:[.,:]\d+)*")
+_DIGITS_ASCII = re.compile(r"[0-9]+(?:[.,:][0-9]+)*")  # ``_DIGITS`` in ASCII text, faster
 _STREET_SUFFIX = (
     r"(?:st|street|ave|av|avenue|rd|road|blvd|boulevard|dr|drive|ln|lane|way|ct|court|pl|place|ter|terrace|"
     r"pkwy|parkway|hwy|highway|cir|circle)"
@@ -50,6 +59,20 @@ _ADDRESS = re.compile(r"\b0\s+(?:[a-z][\w'-]*\s+){1,3}?" + _STREET_SUFFIX + r"\b
 _STREET = re.compile(
     r"\b[a-z][\w'-]+\s+" + _STREET_SUFFIX + r"\b\.?(?!\s+(?:light|lamp|sign|sweep))"
 )
+# ``_STREET`` with the same matches, found faster: the suffixes as a prefix tree (followed by
+# ``\b``, only one can match at a place), and a word and the spaces after it taken whole
+# (possessive: giving back a character never lets the rest match, as ``\s`` and ``[\w'-]`` share
+# no character and no suffix starts with a space)
+_STREET_FAST = re.compile(
+    r"\b[a-z][\w'-]++\s++"
+    + trie(_STREET_SUFFIX.strip("(?:)").split("|"))
+    + r"\b\.?(?!\s+(?:light|lamp|sign|sweep))"
+)
+# ``_ELONG`` for ASCII text (lowercased: its word characters are [a-z0-9_]), which runs faster
+_ELONG_ASCII = re.compile(r"([a-z0-9_])\1{2,}")
+# an e-mail address (``_EMAIL``) has an "@" with a non-space before it, then non-spaces, "." and a
+# word character: without one (found fast from the "@") ``_EMAIL`` cannot match
+_EMAIL_CORE = re.compile(r"@(?<=\S@)\S+\.\w")
 _CITY_NAMES = re.compile(
     r"\b(?:san rafael|marin(?: county)?|mumbai|bombay|thane|navi mumbai|bengaluru|bangalore|bbmp|mcgm|bmc|"
     r"bwssb|boston|new york(?: city)?|nyc|brooklyn|queens|bronx|manhattan|staten island|dorchester|roxbury|"
@@ -89,8 +112,12 @@ _CITY_FIRST = frozenset(
     ]
 )
 _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
+# the same matches, found faster: starting with a capital letter lets the search skip to one; the
+# lookbehind is the ``\b`` before it (no word character just before the first letter)
+_CAPS_WORD_FAST = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z]{2,}\b")
 _EMOJI_CHAR = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff]")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+_WORD_ASCII = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)?")  # ``_WORD`` in lowercased ASCII text
 _TOK = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[.,!?;:]")
 _BREAKS = frozenset(".,!?;:")
 _CHUNK = re.compile(r"[.,!?;:]+")
@@ -129,6 +156,10 @@ _KW_TABLE = _keyword_table(lx.TOPIC_KEYWORDS)
 _KW_MAXLEN = max(len(k) for k in _KW_TABLE)
 _KW_FIRST = frozenset(k[0] for k in _KW_TABLE if len(k) > 1)
 _KW_STARTS = frozenset(k[0] for k in _KW_TABLE)
+# first word of a keyword -> the word counts of the keywords it starts, longest first
+_KW_LENGTHS: dict[str, tuple[int, ...]] = {
+    w: tuple(sorted({len(k) for k in _KW_TABLE if k[0] == w}, reverse=True)) for w in _KW_STARTS
+}
 _SENTIMENT_WORDS = lx.POSITIVE_WORDS | lx.NEGATIVE_WORDS | lx.NEGATORS
 _CHARGRAM_CACHE: dict[str, list[tuple[str, float]]] = {}
 
@@ -322,6 +353,113 @@ def _filter_pays(rx: re.Pattern[str], strings: tuple[str, ...] | None) -> tuple[
 _RULE_CHECKS: tuple[tuple[str, re.Pattern[str], tuple[str, ...] | None], ...] = tuple(
     (name, rx, _filter_pays(rx, required_strings(rx))) for name, rx, _, _ in _RULES
 )
+
+
+def top_alternatives(rx: re.Pattern[str]) -> list[str] | None:
+    """The pattern's top-level alternatives (``A|B|C`` -> ``["A", "B", "C"]``), or None when it
+    is not an alternation or its parts could refer to each other (group references, verbose
+    patterns).  ``rx`` finds a match in a text exactly when one of its alternatives, compiled on
+    its own with ``rx.flags``, finds one there."""
+    pattern = rx.pattern
+    if _sre_parse is None or rx.flags & re.VERBOSE or _GROUP_REF.search(pattern):
+        return None
+    parts: list[str] = []
+    depth = start = i = 0
+    in_class = False
+    n = len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            i += 1
+            if pattern.startswith("^", i):
+                i += 1
+            if pattern.startswith("]", i):
+                i += 1  # a "]" first in a class is a literal
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    try:  # the split must be the parser's own: one alternation of exactly these parts
+        top = list(_sre_parse.parse(pattern, rx.flags))
+        if len(parts) < 2 or len(top) != 1 or top[0][0] is not _sre_c.BRANCH:
+            return None
+        if len(top[0][1][1]) != len(parts):
+            return None
+        for part in parts:
+            re.compile(part, rx.flags)
+    except Exception:  # noqa: BLE001 - an unusual pattern is just not split
+        return None
+    return parts
+
+
+_GROUP_REF = re.compile(r"\\[1-9]|\\g<|\(\?P=|\(\?\(")
+
+_Alternatives = tuple[tuple[re.Pattern[str], tuple[str, ...] | None], ...]
+
+
+def _alternatives(rx: re.Pattern[str]) -> _Alternatives:
+    """How ``match_rules`` looks for the regex: its top-level alternatives, each run only on a
+    text that holds one of its own required strings, when that costs less than the whole regex
+    on an ordinary post; else the regex itself."""
+    whole: _Alternatives = ((rx, None),)
+    parts = top_alternatives(rx)
+    if parts is None:
+        return whole
+    alts = []
+    for part in parts:
+        alt = re.compile(part, rx.flags)
+        alts.append((alt, required_strings(alt)))
+    split = tuple(alts)
+    t_whole = t_split = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(20):
+            _search_any(whole, _PROBE_TEXT)
+        t1 = time.perf_counter()
+        for _ in range(20):
+            _search_any(split, _PROBE_TEXT)
+        t2 = time.perf_counter()
+        t_whole, t_split = min(t_whole, t1 - t0), min(t_split, t2 - t1)
+    return split if t_split < 0.8 * t_whole else whole
+
+
+def _search_any(alts: _Alternatives, lowered: str) -> bool:
+    """Whether one of the alternatives matches (each only where its required strings are)."""
+    has = lowered.__contains__
+    for rx, strings in alts:
+        if (strings is None or any(map(has, strings))) and rx.search(lowered) is not None:
+            return True
+    return False
+
+
+def _any_of(strings: tuple[str, ...] | None) -> re.Pattern[str] | None:
+    """A pattern found in a text exactly when one of many ``strings`` is (the strings as a prefix
+    tree: one scan of the text instead of one per string), or None for a few strings."""
+    if strings is None or len(strings) <= _FEW_STRINGS:
+        return None
+    return re.compile(trie(strings))
+
+
+_FEW_STRINGS = 8
+# (name, required strings of the whole regex or None, the same as one pattern or None,
+# alternatives) in rule order, as ``match_rules`` runs them
+_RULE_PLAN: tuple[
+    tuple[str, tuple[str, ...] | None, re.Pattern[str] | None, _Alternatives], ...
+] = tuple(
+    (name, strings, _any_of(strings), _alternatives(rx)) for name, rx, strings in _RULE_CHECKS
+)
 # life-safety patterns (IGNORECASE): required strings for lowercased ASCII text, and for any text
 # when the pattern is case-sensitive
 _LIFE_CHECKS: tuple[tuple[lx.Rule, tuple[str, ...] | None, bool], ...] = tuple(
@@ -386,8 +524,13 @@ def match_rules(lowered: str, words: Iterable[str]) -> list[str]:
     has = lowered.__contains__
     return [
         name
-        for name, rx, strings in _RULE_CHECKS
-        if name in candidates and (strings is None or any(map(has, strings))) and rx.search(lowered)
+        for name, strings, any_of, alts in _RULE_PLAN
+        if name in candidates
+        and (
+            strings is None
+            or (any_of.search(lowered) is not None if any_of else any(map(has, strings)))
+        )
+        and _search_any(alts, lowered)
     ]
 
 
@@ -436,12 +579,14 @@ def match_keywords(words: Sequence[str]) -> list[tuple[str, str]]:
         return []
     hits: list[tuple[str, str]] = []
     n = len(words)
-    table = _KW_TABLE
+    table, lengths = _KW_TABLE, _KW_LENGTHS
     for i, w in enumerate(words):
-        if w not in _KW_STARTS:
+        ks = lengths.get(w)
+        if ks is None:
             continue  # no keyword starts with this word
-        top = min(_KW_MAXLEN, n - i) if w in _KW_FIRST else 1
-        for k in range(top, 0, -1):
+        for k in ks:  # only the lengths of the keywords that start with it, longest first
+            if k > n - i:
+                continue
             topic = table.get(tuple(words[i : i + k]))
             if topic is not None:
                 hits.append((topic, " ".join(words[i : i + k])))
@@ -449,7 +594,8 @@ def match_keywords(words: Sequence[str]) -> list[tuple[str, str]]:
     return hits
 
 
-_SARCASM_RX = re.compile("|".join(re.escape(s) for s in lx.SARCASM_CUES))
+# only ever asked whether a cue occurs: the cues as a prefix tree find the same posts, faster
+_SARCASM_RX = re.compile(trie(lx.SARCASM_CUES))
 
 
 @dataclass(slots=True)
@@ -484,28 +630,35 @@ def _normalise(text: str) -> tuple[str, list[str], str]:
             extra.append("_url")
     no_links = text
     if "@" in text:
-        text = _EMAIL.sub(" ", text)
+        if _EMAIL_CORE.search(text):
+            text = _EMAIL.sub(" ", text)
         text, n = _MENTION.subn(" ", text)
         if n:
             extra.append("_mention")
     if "#" in text and _HASHTAG.search(text):
         extra.append("_hashtag")
         text = _HASHTAG.sub(lambda m: " " + _CAMEL.sub(" ", m.group(1)) + " ", text)
-    if not text.islower() and len(_CAPS_WORD.findall(text)) >= 2:
+    if not text.islower() and len(_CAPS_WORD_FAST.findall(text)) >= 2:
         extra.append("_allcaps")
     if "!" in text:
         extra.append("_excl")
     if "?" in text:
         extra.append("_quest")
-    t, n = _ELONG.subn(r"\1\1", text.lower())
-    if n:
-        extra.append("_elong")
-    t, n = _DIGITS.subn("0", t)
-    if n:
-        t = _ADDRESS.sub(" _addr ", t)
+    t = text.lower()
+    ascii_text = t.isascii()
+    if not ascii_text or _ELONG_ASCII.search(t):
+        t, n = _ELONG.subn(r"\1\1", t)
+        if n:
+            extra.append("_elong")
+    t, n = (_DIGITS_ASCII if ascii_text else _DIGITS).subn("0", t)
+    # the plain words (before addresses are replaced: a superset of those after, which is all the
+    # checks below need): a street or address ends in a suffix word, a city name starts with one
+    # of ``_CITY_FIRST``
     words = set(_PLAIN_WORD.findall(t))
     if not words.isdisjoint(_SUFFIX_WORDS):
-        t = _STREET.sub(" _street ", t)
+        if n:
+            t = _ADDRESS.sub(" _addr ", t)
+        t = _STREET_FAST.sub(" _street ", t)
     if not words.isdisjoint(_CITY_FIRST):
         t = _CITY_NAMES.sub(" _city ", t)
     return t, extra, no_links
@@ -573,8 +726,9 @@ def _scan(text: str) -> tuple[list[list[str]], dict[int, list[str]], list[str], 
     chunks: list[list[str]] = []
     negated: dict[int, list[str]] = {}
     words: list[str] = []
+    word_rx = _WORD_ASCII if t.isascii() else _WORD
     for chunk in _CHUNK.split(t) if _HAS_BREAK.search(t) else (t,):
-        ws = _WORD.findall(chunk)
+        ws = word_rx.findall(chunk)
         if not ws:
             continue
         if "'" in chunk:
@@ -630,17 +784,38 @@ _VALUES = np.array([1.0, -1.0, 0.4, -0.4, 0.5, -0.5, 0.0, 0.0], dtype=np.float64
 _W_GRAM = 1 << 1
 _W_NEG = 2 << 1
 _CACHE_MAX = 200_000  # entries per cache; a full cache starts again empty
+_PACK = struct.Struct("=q").pack  # a code as 8 bytes, as ``np.frombuffer(..., np.int64)`` reads
+
+
+class _Packed(dict[Any, bytes]):
+    """A cache of packed codes that computes what it lacks (``make``), so a row is collected with
+    ``map(cache.__getitem__, keys)`` in one call; a full cache starts again empty."""
+
+    def __init__(self, make: Callable[[Any], bytes]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> bytes:
+        value = self.make(key)
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[key] = value
+        return value
 
 
 class _HashSpace:
     """Columns and signs of tokens in one hashed space (the ``FeatureHasher`` formula), cached:
-    ``cols`` maps a token to its code with weight 1.0, ``words`` a word to the codes of the word
-    and its character 4-grams."""
+    ``cols`` maps a token to its code with weight 1.0.  For ``Featurizer.transform`` the codes
+    are also kept packed as 8-byte integers, so a post's row is joined from cached bytes:
+    ``words`` maps a word to the codes of the word and its character 4-grams, ``pairs`` two
+    adjacent words to the code of their bigram, ``tokens`` a pseudo-token to its code."""
 
     def __init__(self, n_features: int) -> None:
         self.n_features = n_features
         self.cols: dict[str, int] = {}
-        self.words: dict[str, tuple[int, ...]] = {}
+        self.words = _Packed(self._word)
+        self.pairs = _Packed(self._pair)
+        self.tokens = _Packed(self._token)
 
     def col(self, token: str) -> int:
         code = self.cols.get(token)
@@ -654,18 +829,22 @@ class _HashSpace:
             self.cols[token] = code
         return code
 
-    def word(self, w: str) -> tuple[int, ...]:
-        codes = self.words.get(w)
-        if codes is None:
-            col = self.col
-            codes = (col(w),)
-            if len(w) > 3:
-                p = " " + w + " "
-                codes += tuple(col(p[i : i + 4]) | _W_GRAM for i in range(len(p) - 3))
-            if len(self.words) >= _CACHE_MAX:
-                self.words.clear()
-            self.words[w] = codes
-        return codes
+    def _word(self, w: str) -> bytes:
+        """Packed codes of a word (weight 1.0) and its character 4-grams (0.4)."""
+        col = self.col
+        cs = [col(w)]
+        if len(w) > 3:
+            p = " " + w + " "
+            cs.extend(col(p[i : i + 4]) | _W_GRAM for i in range(len(p) - 3))
+        return array("q", cs).tobytes()
+
+    def _pair(self, ab: tuple[str, str]) -> bytes:
+        """Packed code of the bigram ``a b``."""
+        return _PACK(self.col(ab[0] + " " + ab[1]))
+
+    def _token(self, t: str) -> bytes:
+        """Packed code of a pseudo-token (weight 1.0)."""
+        return _PACK(self.col(t))
 
 
 _SPACES: dict[int, _HashSpace] = {}
@@ -692,45 +871,42 @@ class Featurizer:
 
     def transform(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, list[Analysis]]:
         space = self._space
-        wget, cget = space.words.get, space.cols.get
-        word, col = space.word, space.col
-        empty = col("_empty")
-        codes = array("q")  # 8 bytes a feature: a large batch (training) stays small in memory
-        ext = codes.extend
+        words, pairs, tokens = (
+            space.words.__getitem__,
+            space.pairs.__getitem__,
+            space.tokens.__getitem__,
+        )
+        col = space.col
+        empty = tokens("_empty")
+        # the codes of all rows, 8 bytes each: a large batch (training) stays small in memory
+        codes = bytearray()
         indptr = [0]
         analyses: list[Analysis] = []
         for text in texts:
             scan = _scan(text if isinstance(text, str) else "")
             if scan is None:
-                codes.append(empty)
-                indptr.append(len(codes))
+                codes += empty
+                indptr.append(indptr[-1] + 1)
                 analyses.append(Analysis())
                 continue
             chunks, negated, extra, an = scan
-            start = len(codes)
+            parts: list[bytes] = []
             for j, ws in enumerate(chunks):
-                for w in ws:
-                    grams = wget(w)
-                    ext(grams if grams is not None else word(w))
+                parts += map(words, ws)
                 if len(ws) > 1:
-                    for a, b in zip(ws, ws[1:], strict=False):
-                        bg = a + " " + b
-                        code = cget(bg)
-                        codes.append(code if code is not None else col(bg))
-                if j in negated:
-                    ext([col("neg_" + w) | _W_NEG for w in negated[j]])
-            for e in extra:
-                code = cget(e)
-                codes.append(code if code is not None else col(e))
-            if len(codes) == start:
-                codes.append(empty)
-            indptr.append(len(codes))
+                    parts += map(pairs, zip(ws, ws[1:], strict=False))
+                if negated and j in negated:
+                    parts += [_PACK(col("neg_" + w) | _W_NEG) for w in negated[j]]
+            parts += map(tokens, extra)
+            row = b"".join(parts) or empty
+            codes += row
+            indptr.append(indptr[-1] + len(row) // 8)
             analyses.append(an)
         return self._matrix(codes, indptr), analyses
 
-    def _matrix(self, codes: array[int], indptr: list[int]) -> sp.csr_matrix:
+    def _matrix(self, codes: bytearray, indptr: list[int]) -> sp.csr_matrix:
         """What ``FeatureHasher.transform`` + ``astype(float32)`` + ``normalize`` make of the rows."""
-        c = np.frombuffer(codes, dtype=np.int64) if len(codes) else np.zeros(0, dtype=np.int64)
+        c = np.frombuffer(codes, dtype=np.int64) if codes else np.zeros(0, dtype=np.int64)
         X = sp.csr_array(
             (_VALUES[c & 7], (c >> 3).astype(np.int32), np.array(indptr, dtype=np.int32)),
             dtype=np.float64,
@@ -744,7 +920,7 @@ class Featurizer:
     def indices_of(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Columns and signs of many tokens at once (cached)."""
         cget, col = self._space.cols.get, self._space.col
-        codes = [cget(t) for t in tokens]
+        codes = list(map(cget, tokens))
         if None in codes:
             codes = [c if c is not None else col(t) for c, t in zip(codes, tokens, strict=True)]
         arr = np.array(codes, dtype=np.int64)

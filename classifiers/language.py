@@ -68,6 +68,8 @@ for _lang, _words_of in FUNCTION_WORDS.items():
         _WORD_LANGS[_w] = (*_WORD_LANGS.get(_w, ()), _lang)
 _FUNCTION_WORD_SET = frozenset(_WORD_LANGS)
 _WORD = re.compile(r"[^\W\d_]+")
+_ASCII_WORD = re.compile(r"[a-z]+")  # ``_WORD`` in lowercased ASCII text, found faster
+_LAST_LANG = max(FUNCTION_WORDS)  # the language ranked first when no function word counts
 _STRIP = re.compile(r"https?://\S+|@\w+|#")
 
 
@@ -103,17 +105,23 @@ class LanguageDetectorOffline:
         if not isinstance(text, str):
             return ("und", 0.0, "empty")
         clean = _STRIP.sub(" ", text) if ("@" in text or "http" in text or "#" in text) else text
-        words = _WORD.findall(clean.lower())
+        low = clean.lower()
+        words = (_ASCII_WORD if low.isascii() else _WORD).findall(low)
         if not words:
             return ("und", 0.0, "empty")
-        tally = dict.fromkeys(FUNCTION_WORDS, 0)
-        langs_of = _WORD_LANGS
-        for w in _FUNCTION_WORD_SET.intersection(words):
-            n = words.count(w)
-            for lang in langs_of[w]:
-                tally[lang] += n
-        counts = sorted(((c, lang) for lang, c in tally.items()), reverse=True)
-        (best, lang), (second, _) = counts[0], counts[1]
+        # the largest count (ties: the language last in name order) and the second largest
+        found = _FUNCTION_WORD_SET.intersection(words)
+        if found:
+            tally = dict.fromkeys(FUNCTION_WORDS, 0)
+            langs_of = _WORD_LANGS
+            for w in found:
+                n = words.count(w)
+                for lang in langs_of[w]:
+                    tally[lang] += n
+            best, lang = max(zip(tally.values(), tally.keys(), strict=True))
+            second = sorted(tally.values())[-2]
+        else:
+            best, lang, second = 0, _LAST_LANG, 0
         if lang == "ht" and best >= 2 and best >= 0.25 * len(words):
             return ("ht", min(0.95, 0.5 + 0.1 * best), "kreyol-function-words")
         is_ascii = clean.isascii()
@@ -122,7 +130,7 @@ class LanguageDetectorOffline:
         if lang == "en" and best >= 1 and second == 0 and is_ascii:
             return ("en", 0.7 if best == 1 else 0.8, "function-words")
         if second == 0 and self.english_vocab and is_ascii:
-            known = sum(w in self.english_vocab for w in words) / len(words)
+            known = sum(map(self.english_vocab.__contains__, words)) / len(words)
             if known >= 0.6:
                 return ("en", round(0.5 + 0.4 * known, 4), "english-vocabulary")
         if lang != "ht" and best >= 2 and best >= 2 * second + 1 and best >= 0.15 * len(words):

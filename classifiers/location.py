@@ -12,6 +12,10 @@ Two parts work together:
 
 A pluggable :class:`Geocoder` turns an address or intersection into coordinates where a city
 configures one; without one the address string is kept for Open311's ``address_string``.
+
+Speed without changing a place: street and address patterns are searched only from a few words
+before each street suffix in the post (``scanning.anchored_finditer``), and for text that
+lowercasing keeps the same length the gazetteer is matched in one pass over the tokens.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from classifiers.api import Location
+from classifiers.scanning import anchored_finditer, trie
 
 DEFAULT_GAZETTEER = Path(__file__).parent / "gazetteers" / "boston.json"
 
@@ -61,6 +66,9 @@ SUFFIXES = (
 )
 _SUFFIX_RX = "|".join(sorted(SUFFIXES, key=len, reverse=True))
 _SUFFIX_SET = frozenset(SUFFIXES)
+
+
+_SUFFIX_TRIE = trie(SUFFIXES)
 _STOP_BEFORE = frozenset(
     [
         "the",
@@ -113,6 +121,24 @@ _ADDRESS = re.compile(
 _GENERIC_STREET = re.compile(
     r"\b((?:[A-Za-z0-9][\w'.-]*\s+){1,3}?)(" + _SUFFIX_RX + r")\b\.?", re.IGNORECASE
 )
+# The same two patterns, faster, for ``anchored_finditer``: the suffixes as a prefix tree, and a
+# word with the spaces after it taken whole (possessive: giving back a character can never let
+# the rest match, as ``\s`` and ``[\w'.-]`` share no character and what follows the spaces is
+# never a space).  A match ends in a suffix word right after whitespace and starts at most three
+# (street) or five (address: number, direction, three words) runs of non-space before it.
+_ADDRESS_FAST = re.compile(
+    r"\b(\d{1,5}(?:-\d{1,5})?[a-z]?)\s+((?:(?:n|s|e|w|north|south|east|west)\.?\s+)?"
+    r"(?:[a-z0-9][\w'.-]*+\s++){0,3}?)(" + _SUFFIX_TRIE + r")\b\.?",
+    re.IGNORECASE,
+)
+_GENERIC_STREET_FAST = re.compile(
+    r"\b((?:[A-Za-z0-9][\w'.-]*+\s++){1,3}?)(" + _SUFFIX_TRIE + r")\b\.?", re.IGNORECASE
+)
+# every place a suffix word can end either pattern: after a whitespace character (the same
+# suffixes, flags and boundary); in ASCII text the same places are found case-sensitively (and
+# faster) in the lowercased text
+_SUFFIX_AT = re.compile(r"\s" + _SUFFIX_TRIE + r"\b", re.IGNORECASE)
+_SUFFIX_AT_LOWER = re.compile(r"\s" + _SUFFIX_TRIE + r"\b")
 _CORNER_HEAD = r"\b(?:corner|intersection|cross(?:ing)?|esquina)\s+(?:of|de|between|entre)\s+"
 # where an intersection can start: a text without it cannot match _CORNER (a cheap test first)
 _CORNER_START = re.compile(_CORNER_HEAD, re.IGNORECASE)
@@ -131,10 +157,20 @@ _CORNER = re.compile(
 )
 _CONNECTOR = re.compile(r"^\s*(?:&|and|/|at|@|y|x|\+|n|&amp;)\s*$", re.IGNORECASE)
 _COORDS = re.compile(r"(-?\d{1,2}\.\d{3,})\s*,\s*(-?\d{1,3}\.\d{3,})")
+# every pair of coordinates holds "." and three digits (found fast, from the "."): without them
+# ``_COORDS`` cannot match
+_COORDS_CORE = re.compile(r"\.\d{3}")
 _DIGIT = re.compile(r"\d")
 _LEADING = frozenset(("the", "a", "an", "la", "el"))
 _PLAIN = re.compile(r"[^\W_]+")
 _TOKEN = re.compile(r"[^\W_]+(?:['.][^\W_]+)*")
+_TOKEN_ASCII = re.compile(r"[a-z0-9]+(?:['.][a-z0-9]+)*")  # ``_TOKEN`` in lowercased ASCII text
+
+
+def _suffix_places(text: str, lowered: str, ascii_text: bool) -> list[int]:
+    """Where a street suffix word starts right after whitespace, for ``anchored_finditer``."""
+    found = _SUFFIX_AT_LOWER.finditer(lowered) if ascii_text else _SUFFIX_AT.finditer(text)
+    return [m.start() + 1 for m in found]
 
 
 class Geocoder(Protocol):
@@ -229,9 +265,79 @@ class LocationExtractor:
     ) -> None:
         self.gazetteer = gazetteer if gazetteer is not None else Gazetteer.load_default()
         self.geocoder = geocoder
+        self._lengths: dict[str, tuple[int, ...]] = {}
+        self._lengths_of = -1  # how many aliases ``_lengths`` was built from
 
     def extract(self, texts: Sequence[str]) -> list[list[Location]]:
         return [self.extract_one(t) for t in texts]
+
+    def _alias_lengths(self) -> dict[str, tuple[int, ...]]:
+        """First token of an alias -> the token counts of the aliases it starts, longest first
+        (rebuilt when aliases are added)."""
+        aliases = self.gazetteer.aliases
+        if self._lengths_of != len(aliases):
+            lengths: dict[str, set[int]] = {}
+            for key in aliases:
+                lengths.setdefault(key[0], set()).add(len(key))
+            self._lengths = {w: tuple(sorted(ks, reverse=True)) for w, ks in lengths.items()}
+            self._lengths_of = len(aliases)
+        return self._lengths
+
+    def _ascii_mentions(self, text: str, lowered: str, low: list[str]) -> list[_Mention]:
+        """``_gazetteer_mentions`` in one pass, for a gazetteer whose aliases all start with a
+        plain word and a text that lowercasing keeps the same length.  Then every character became
+        one character of the same class (no character changes between letter or digit, space,
+        "." or "'" when lowercased to one character), so the tokens of ``lowered`` (``low``) sit
+        where those of ``text`` do; a token's start is found with ``str.find`` from the end of
+        the one before (the characters between tokens cannot start one), only up to the tokens a
+        mention needs."""
+        gz = self.gazetteer
+        aliases = gz.aliases
+        lengths = self._alias_lengths()
+        n = len(low)
+        find = lowered.find
+        at: list[int] = []  # starts of tokens 0 .. len(at) - 1
+
+        def locate(upto: int) -> None:
+            j = len(at)
+            end = at[-1] + len(low[j - 1]) if j else 0
+            while j <= upto:
+                end = find(low[j], end)
+                at.append(end)
+                end += len(low[j])
+                j += 1
+
+        out: list[_Mention] = []
+        after = 0  # tokens before this one belong to a mention already
+        for i, w in enumerate(low):
+            ks = lengths.get(w)
+            if ks is None or i < after:
+                continue
+            for k in ks:
+                if k > n - i:
+                    continue
+                place = aliases.get(tuple(low[i : i + k]))
+                if place is None:
+                    continue
+                last = i + k - 1
+                if len(at) <= last:
+                    locate(last)
+                start, end = at[i], at[last] + len(low[last])
+                surface = text[start:end]
+                if len(surface) <= 3 and surface.islower():
+                    continue  # "jp", "mfa": short aliases only when written as a name
+                break
+            else:
+                continue
+            # "Tremont" followed by a street suffix belongs to the street mention
+            if i + k < n and low[i + k] in _SUFFIX_SET and place.kind == "street":
+                if len(at) <= i + k:
+                    locate(i + k)
+                end = at[i + k] + len(low[i + k])
+                k += 1
+            out.append(_Mention(start, end, place, text[start:end].rstrip(".")))
+            after = i + k
+        return out
 
     def _gazetteer_mentions(self, text: str, lowered: str, words: set[str]) -> list[_Mention]:
         gz = self.gazetteer
@@ -285,12 +391,25 @@ class LocationExtractor:
         if not isinstance(text, str) or not text.strip():
             return []
         lowered = text.lower()
-        words = set(_PLAIN.findall(lowered))
-        gz_mentions = self._gazetteer_mentions(text, lowered, words)
+        gz = self.gazetteer
+        ascii_text = text.isascii()
+        if len(lowered) == len(text) and not gz.odd_first:
+            low = (_TOKEN_ASCII if ascii_text else _TOKEN).findall(lowered)
+            # the plain words are the tokens split at their inner "." and "'"
+            joined = " ".join(low)
+            words = set(_PLAIN.findall(joined)) if "." in joined or "'" in joined else set(low)
+            gz_mentions = (
+                [] if gz.first_words.isdisjoint(words) else self._ascii_mentions(text, lowered, low)
+            )
+        else:
+            words = set(_PLAIN.findall(lowered))
+            gz_mentions = self._gazetteer_mentions(text, lowered, words)
         streets = [gm for gm in gz_mentions if gm.place is not None and gm.place.kind == "street"]
         has_suffix = not _SUFFIX_SET.isdisjoint(words)
+        anchors: list[int] | None = None  # where a suffix word starts after whitespace
         if has_suffix:
-            for m in _GENERIC_STREET.finditer(text):
+            anchors = _suffix_places(text, lowered, ascii_text)
+            for m in anchored_finditer(_GENERIC_STREET_FAST, anchors, text, 3):
                 lead = m.group(1).split()
                 cut = max(
                     (i + 1 for i, w in enumerate(lead) if w.lower() in _STOP_BEFORE), default=0
@@ -311,7 +430,8 @@ class LocationExtractor:
             return not taken or all(b <= ts or a >= te for ts, te in taken)
 
         has_digit = _DIGIT.search(text) is not None
-        for m in _COORDS.finditer(text) if has_digit and "," in text else ():
+        coords = has_digit and "," in text and _COORDS_CORE.search(text) is not None
+        for m in _COORDS.finditer(text) if coords else ():
             lat, lon = float(m.group(1)), float(m.group(2))
             if -90 <= lat <= 90 and -180 <= lon <= 180:
                 found.append(
@@ -331,9 +451,11 @@ class LocationExtractor:
                     found.append(Location(surface, "intersection", a, b))
                     taken.append((a, b))
         if has_digit:
-            # an address ends in a suffix word: in ASCII text (no case folds such as "ſt" ~ "st")
-            # that word is one of the text's words
-            addresses = _ADDRESS.finditer(text) if has_suffix or not text.isascii() else ()
+            # an address ends in a suffix word after whitespace: in ASCII text (no case folds
+            # such as "ſt" ~ "st") that word is one of the text's words
+            if anchors is None and not ascii_text:
+                anchors = _suffix_places(text, lowered, ascii_text)
+            addresses = anchored_finditer(_ADDRESS_FAST, anchors, text, 5) if anchors else ()
             for m in addresses:
                 if free(m.start(), m.end()):
                     found.append(Location(m.group(0).rstrip("."), "address", m.start(), m.end()))

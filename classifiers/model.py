@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import threading
 import weakref
+from array import array
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -300,6 +301,36 @@ class CivicClassifier:
             p, an.rules, self.heads["urgency"].classes, self.thresholds, an.life_safety
         )
 
+    def _urgency_batch(
+        self, p: np.ndarray, analyses: Sequence[Analysis]
+    ) -> list[tuple[int, float, list[str]]]:
+        """``urgency_decision`` for every row.  A post without danger rules is decided on its
+        probabilities alone, for all such posts at once: the same double-precision sums and
+        comparisons as ``urgency_decision`` makes of the float32 probabilities."""
+        classes = self.heads["urgency"].classes
+        em, hi = classes.index("emergency"), classes.index("high")
+        others = [i for i in range(len(classes)) if i not in (em, hi)]
+        if not others:
+            return [
+                self.urgency_decision(row.tolist(), an) for row, an in zip(p, analyses, strict=True)
+            ]
+        q = p.astype(np.float64)
+        q_em = q[:, em]
+        q_urgent = q_em + q[:, hi]
+        is_em = q_em >= self.thresholds["emergency"]
+        is_hi = q_urgent >= self.thresholds["urgent"]
+        rest = q[:, others]
+        best = rest.argmax(axis=1)
+        idx = np.where(is_em, em, np.where(is_hi, hi, np.asarray(others)[best]))
+        score = np.where(is_em, q_em, np.where(is_hi, q_urgent, rest[np.arange(len(q)), best]))
+        out: list[tuple[int, float, list[str]]] = [
+            (j, sc, []) for j, sc in zip(idx.tolist(), score.tolist(), strict=True)
+        ]
+        for i, an in enumerate(analyses):
+            if an.rules or an.life_safety:
+                out[i] = self.urgency_decision(p[i].tolist(), an)
+        return out
+
     def _predict(
         self, texts: list[str], extractor: LocationExtractor | None = None, *, places: bool = True
     ) -> list[Prediction]:
@@ -320,10 +351,9 @@ class CivicClassifier:
         urg_classes = self.heads["urgency"].classes
         n = len(texts)
         p_rel = probs["relevance"][:, yes]
-        relevant = np.array(
-            [relevance_decision(float(p_rel[i]), analyses[i]) for i in range(len(texts))],
-            dtype=bool,
-        )
+        p_rel_l = p_rel.tolist()
+        rel_l = [relevance_decision(p, an) for p, an in zip(p_rel_l, analyses, strict=True)]
+        relevant = np.array(rel_l, dtype=bool)
         t_idx = probs["topic"].argmax(axis=1)
         for i, an in enumerate(analyses):
             forced_topic = topic_override(an) if an.life_safety else None
@@ -331,12 +361,9 @@ class CivicClassifier:
                 t_idx[i] = topics.index(forced_topic)
         s_idx = probs["sentiment"].argmax(axis=1)
         rows = np.arange(n)
-        p_rel_l = p_rel.tolist()
-        rel_l = relevant.tolist()
         t_idx_l, t_score_l = t_idx.tolist(), probs["topic"][rows, t_idx].tolist()
         s_idx_l, s_score_l = s_idx.tolist(), probs["sentiment"][rows, s_idx].tolist()
-        p_urg = probs["urgency"].tolist()
-        urg = [self.urgency_decision(p_urg[i], analyses[i]) for i in range(n)]
+        urg = self._urgency_batch(probs["urgency"], analyses)
         chosen = {
             "relevance": np.where(relevant, yes, 1 - yes),
             "topic": t_idx,
@@ -344,6 +371,7 @@ class CivicClassifier:
             "sentiment": s_idx,
         }
         evidence = self._evidence(analyses, chosen)
+        review = self.review_threshold
         out: list[Prediction] = []
         for i, an in enumerate(analyses):
             pr = p_rel_l[i]
@@ -372,13 +400,17 @@ class CivicClassifier:
                     dict.fromkeys(ev["sentiment"] + ["lexicon:" + h for h in an.sentiment_hits[:3]])
                 )
             ev["language"] = [lang_rule]
-            scores = {
-                "relevance": pr if is_rel else 1.0 - pr,
-                "topic": topic_score,
-                "urgency": u_score,
-                "sentiment": s_score,
-                "language": lang_score,
-            }
+            needs_review = [
+                task
+                for task, score in (
+                    ("relevance", pr if is_rel else 1.0 - pr),
+                    ("topic", topic_score),
+                    ("urgency", u_score),
+                    ("sentiment", s_score),
+                    ("language", lang_score),
+                )
+                if score < review
+            ]
             out.append(
                 Prediction(
                     relevant=is_rel,
@@ -393,7 +425,7 @@ class CivicClassifier:
                     language_score=lang_score,
                     locations=locs[i],
                     evidence=ev,
-                    needs_review=[k for k, v in scores.items() if v < self.review_threshold],
+                    needs_review=needs_review,
                 )
             )
         return out
@@ -402,32 +434,54 @@ class CivicClassifier:
         self, analyses: Sequence[Analysis], chosen: dict[str, np.ndarray], k: int = 4
     ) -> list[dict[str, list[str]]]:
         """Per post and head: the readable tokens that pushed most towards the chosen class."""
+        n = len(analyses)
         toks: list[str] = []
-        doc: list[int] = []
-        for i, an in enumerate(analyses):
-            ts = list(dict.fromkeys(an.tokens))
+        lens = array("q")
+        for an in analyses:
+            ts = dict.fromkeys(an.tokens)
             toks.extend(ts)
-            doc.extend([i] * len(ts))
-        out: list[dict[str, list[str]]] = [{h: [] for h in HEADS} for _ in analyses]
+            lens.append(len(ts))
         if not toks:
-            return out
-        doc_a = np.asarray(doc, dtype=np.int64)
+            return [{h: [] for h in HEADS} for _ in analyses]
+        doc_a = np.repeat(np.arange(n, dtype=np.int64), np.frombuffer(lens, dtype=np.int64))
         idx_a, sign_a = self.featurizer.indices_of(toks)
-        for h in HEADS:
-            c = self._centered[h][idx_a, chosen[h][doc_a]] * sign_a
-            # only tokens that push towards the class count, so rank those alone: per post by
-            # falling weight, ties in token order (a stable sort)
-            pos = np.flatnonzero(c > 0)
-            if not pos.size:
-                continue
-            d = doc_a[pos]
-            sorter = np.lexsort((-c[pos], d))
-            order, d = pos[sorter], d[sorter]
-            rank = np.arange(len(order)) - np.searchsorted(d, d)
-            for j in order[rank < k].tolist():
-                t = toks[j]
-                out[doc[j]][h].append(t if t[0] != "_" else readable(t))
-        return out
+        per_head = [self._top_tokens(h, toks, doc_a, idx_a, sign_a, chosen[h], n, k) for h in HEADS]
+        return [dict(zip(HEADS, lists, strict=True)) for lists in zip(*per_head, strict=True)]
+
+    def _top_tokens(
+        self,
+        head: str,
+        toks: list[str],
+        doc_a: np.ndarray,
+        idx_a: np.ndarray,
+        sign_a: np.ndarray,
+        chosen: np.ndarray,
+        n: int,
+        k: int,
+    ) -> list[list[str]]:
+        """For one head, per post: the (readable) tokens with the largest positive weight towards
+        the chosen class, at most ``k``, by falling weight, ties in token order."""
+        c = self._centered[head][idx_a, chosen[doc_a]] * sign_a
+        # only tokens that push towards the class count, so rank those alone
+        pos = np.flatnonzero(c > 0)
+        if not pos.size:
+            return [[] for _ in range(n)]
+        d = doc_a[pos]
+        cp = c[pos]
+        if cp.dtype == np.float32:
+            # one stable sort by (post, falling weight): a positive float32's bits, read as an
+            # integer, grow with its value, so the key orders exactly as the two-key sort would
+            falling = 0x7FFFFFFF - cp.view(np.int32).astype(np.int64)
+            sorter = np.argsort((d << 31) | falling, kind="stable")
+        else:
+            sorter = np.lexsort((-cp, d))
+        order, d = pos[sorter], d[sorter]
+        keep = (np.arange(len(order)) - np.searchsorted(d, d)) < k
+        words = [
+            t if t[0] != "_" else readable(t) for t in map(toks.__getitem__, order[keep].tolist())
+        ]
+        bounds = np.searchsorted(d[keep], np.arange(n + 1)).tolist()
+        return [words[bounds[i] : bounds[i + 1]] for i in range(n)]
 
 
 _WORKER: CivicClassifier | None = None
