@@ -56,15 +56,31 @@ _STREET_SUFFIX = (
     r"pkwy|parkway|hwy|highway|cir|circle)"
 )
 _ADDRESS = re.compile(r"\b0\s+(?:[a-z][\w'-]*\s+){1,3}?" + _STREET_SUFFIX + r"\b\.?")
+# words that are not the name of a street: "the road", "this street", "bike lane", "tennis court", "wrong
+# way", "uneven road" stay words (and topic keywords) instead of becoming ``_street``
+_NOT_STREET_NAME = (
+    "the|a|an|this|that|these|those|on|of|to|in|and|or|our|my|your|their|his|her|its|no|one|"
+    "any|every|each|other|same|whole|entire|for|by|at|near|into|onto|from|off|up|down|along|"
+    "across|over|under|is|was|are|be|been|only|wrong|right|left|front|back|side|service|"
+    "public|private|busy|bad|good|nice|narrow|wide|dark|dirty|uneven|broken|damaged|cracked|"
+    "bumpy|new|old|long|small|big|large|bike|fire|tennis|basketball|food|traffic|turn|hand|"
+    "single|dead|open|closed|slow|fast|residential|way|street|road|lane|avenue"
+)
 _STREET = re.compile(
-    r"\b[a-z][\w'-]+\s+" + _STREET_SUFFIX + r"\b\.?(?!\s+(?:light|lamp|sign|sweep))"
+    r"\b(?!(?:"
+    + _NOT_STREET_NAME
+    + r")\s)[a-z][\w'-]+\s+"
+    + _STREET_SUFFIX
+    + r"\b\.?(?!\s+(?:light|lamp|sign|sweep))"
 )
 # ``_STREET`` with the same matches, found faster: the suffixes as a prefix tree (followed by
 # ``\b``, only one can match at a place), and a word and the spaces after it taken whole
 # (possessive: giving back a character never lets the rest match, as ``\s`` and ``[\w'-]`` share
 # no character and no suffix starts with a space)
 _STREET_FAST = re.compile(
-    r"\b[a-z][\w'-]++\s++"
+    r"\b(?!(?:"
+    + _NOT_STREET_NAME
+    + r")\s)[a-z][\w'-]++\s++"
     + trie(_STREET_SUFFIX.strip("(?:)").split("|"))
     + r"\b\.?(?!\s+(?:light|lamp|sign|sweep))"
 )

@@ -659,7 +659,6 @@ TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "park in",
         "blocked driveway",
         "blocking my driveway",
-        "driveway",
         "abandoned vehicle",
         "abandoned car",
         "double parked",
@@ -1554,6 +1553,81 @@ MORE_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     ),
     "other_service": ("311 app", "website", "permits", "trámite", "certificado"),
 }
+# Other-English and general service vocabulary (British / Indian English bins and roads, how
+# residents name noise sources and dangerous driving); each entry names the topic's own object
+# as TAXONOMY.md defines it.  Merged into TOPIC_KEYWORDS with the entries above.
+WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "trash": (
+        "dustbin",
+        "dust bin",
+        "garbage bin",
+        "garbage can",
+        "waste bin",
+        "litter bin",
+        "rubbish bin",
+        "garbage truck",
+        "trash truck",
+        "garbage collection",
+        "trash collection",
+        "not collected",
+        "uncollected",
+        "wheelie bin",
+        "bin is full",
+        "bins are full",
+    ),
+    "noise": (
+        "loudspeaker",
+        "loud speaker",
+        "firecrackers",
+        "fire crackers",
+        "firecracker",
+        "blaring",
+        "drums",
+        "dj",
+        "amplified",
+        "amplification",
+        "noise complaint",
+    ),
+    "traffic_safety": (
+        "wrong way",
+        "wrong side",
+        "rash driving",
+        "reckless driving",
+        "dangerous driving",
+        "drunk driving",
+        "running red lights",
+        "red light running",
+        "ran the red light",
+        "street racing",
+        "donuts",
+        "stunts",
+    ),
+    "parking": (
+        "blocking the driveway",
+        "blocking driveway",
+        "blocking our driveway",
+        "parking enforcement",
+    ),
+    "pothole": (
+        "broken road",
+        "damaged road",
+        "road is damaged",
+        "road repair",
+        "road is broken",
+        "bad road",
+        "bad roads",
+    ),
+    "water_sewer": (
+        "waterlogging",
+        "water logging",
+        "waterlogged",
+        "blocked drain",
+        "water supply",
+        "sewage overflow",
+    ),
+}
+for _topic, _words in WIDER_TOPIC_KEYWORDS.items():
+    MORE_TOPIC_KEYWORDS[_topic] = MORE_TOPIC_KEYWORDS.get(_topic, ()) + _words
 for _topic, _words in MORE_TOPIC_KEYWORDS.items():
     TOPIC_KEYWORDS[_topic] = tuple(dict.fromkeys(TOPIC_KEYWORDS[_topic] + _words))
 

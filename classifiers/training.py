@@ -62,7 +62,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
-PROTOCOL = "loso-v3"
+PROTOCOL = "loso-v4"
 CLASSES: dict[str, list[str]] = {
     "relevance": ["no", "yes"],
     "topic": list(CIVIC_TOPICS),
