@@ -16,6 +16,7 @@ loses nothing either, and no post is labelled twice.
 from __future__ import annotations
 
 import logging
+import operator
 import re
 import time
 from collections import Counter
@@ -120,7 +121,7 @@ class Pipeline:
         """Store a batch of items from one source and its last cursor, in one transaction."""
         stats = IngestStats()
         now = self.clock()
-        rows: dict[int, list[dict[str, Any]]] = {}
+        rows: dict[int, list[tuple[Any, ...]]] = {}
         reposts: dict[tuple[int, str], Counter[str]] = {}
         deletions: list[Deletion] = []
         quarantined: list[Quarantined] = []
@@ -168,12 +169,18 @@ class Pipeline:
                     stats.duplicates += 1
                     continue
                 seen.add(ident)
-                rows.setdefault(city.id, []).append(self._row(item, city.id, source_name, now))
+                rows.setdefault(city.id, []).append(_post_values(item))
         with self.engine.begin() as conn:
-            for city_rows in rows.values():
+            for cid, city_rows in rows.items():
+                shared = {
+                    "city_id": cid,
+                    "source_name": source_name,
+                    "collector_version": __version__,
+                    "ingested_at": now,
+                }
                 for i in range(0, len(city_rows), self.batch_size):
                     chunk = city_rows[i : i + self.batch_size]
-                    new = insert_posts(conn, chunk)
+                    new = insert_posts(conn, chunk, keys=_POST_KEYS, constants=shared)
                     stats.stored += new
                     stats.duplicates += len(chunk) - new
             for (cid, platform), counts in reposts.items():
@@ -193,28 +200,6 @@ class Pipeline:
             if last_cursor is not None:
                 save_cursor(conn, city_id=cursor_city, source_name=source_name, cursor=last_cursor)
         return stats
-
-    @staticmethod
-    def _row(item: PostIn, city_id: int, source_name: str, now: datetime) -> dict[str, Any]:
-        return {
-            "city_id": city_id,
-            "platform": item.platform,
-            "external_id": item.external_id,
-            "author": item.author,
-            "text": item.text,
-            "language": item.lang,
-            "created_at": item.created_at,
-            "url": item.url,
-            "in_reply_to_id": item.in_reply_to_id,
-            "conversation_id": item.conversation_id,
-            "quote_of_id": item.quote_of_id,
-            "lat": item.lat,
-            "lon": item.lon,
-            "raw": item.raw,
-            "source_name": source_name,
-            "collector_version": __version__,
-            "ingested_at": now,
-        }
 
     @staticmethod
     def _tombstone(conn: sa.Connection, d: Deletion, now: datetime) -> int:
@@ -302,6 +287,7 @@ class Pipeline:
             version=classifier.version,
             artifact_hash=classifier.artifact_hash,
             now=self.clock(),
+            unlabelled=True,  # both callers claim pending posts in the same transaction
         )
 
     def _label_overlapped(
@@ -425,6 +411,38 @@ class Pipeline:
 
 
 _GONE = object()
+# a post's own columns, in the order of ``_post_values`` (the city, source and ingest time are
+# the same for a whole batch and passed once)
+_POST_KEYS = (
+    "platform",
+    "external_id",
+    "author",
+    "text",
+    "language",
+    "created_at",
+    "url",
+    "in_reply_to_id",
+    "conversation_id",
+    "quote_of_id",
+    "lat",
+    "lon",
+    "raw",
+)
+_post_values = operator.attrgetter(
+    "platform",
+    "external_id",
+    "author",
+    "text",
+    "lang",
+    "created_at",
+    "url",
+    "in_reply_to_id",
+    "conversation_id",
+    "quote_of_id",
+    "lat",
+    "lon",
+    "raw",
+)
 
 
 @dataclass(slots=True)

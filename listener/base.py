@@ -12,6 +12,7 @@ Exceptions raised by sources (platform SDK errors are translated at the edge wit
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -73,14 +74,15 @@ class PostIn:
         """Refuse what no database can store, so it is quarantined instead of failing the
         batch: a lone surrogate (JSON allows ``\\udc00``; UTF-8 does not) or a NUL
         character, in any text field or anywhere in the raw payload."""
+        joined = "".join([v for v in _TEXT_VALUES(self) if isinstance(v, str)])
+        if _storable(joined):  # every field at once; the field at fault is named below
+            _check_rest(self)
+            return
         for name in _TEXT_FIELDS:
             value = getattr(self, name)
             if isinstance(value, str) and not _storable(value):
                 raise MalformedPayload(f"{name} {_UNSTORABLE}")
-        if not all(_storable(m) for m in self.mentions if isinstance(m, str)):
-            raise MalformedPayload(f"mentions {_UNSTORABLE}")
-        if self.raw is not None and not _storable_json(self.raw):
-            raise MalformedPayload(f"the payload {_UNSTORABLE}")
+        _check_rest(self)
 
 
 _TEXT_FIELDS = (
@@ -98,6 +100,15 @@ _TEXT_FIELDS = (
     "city",
 )
 _UNSTORABLE = "holds a lone surrogate or a NUL character, which cannot be stored"
+_TEXT_VALUES = operator.attrgetter(*_TEXT_FIELDS)
+
+
+def _check_rest(post: PostIn) -> None:
+    """The mentions and the raw payload of a post whose text fields are storable."""
+    if not all(_storable(m) for m in post.mentions if isinstance(m, str)):
+        raise MalformedPayload(f"mentions {_UNSTORABLE}")
+    if post.raw is not None and not _storable_json(post.raw):
+        raise MalformedPayload(f"the payload {_UNSTORABLE}")
 
 
 def _storable(text: str) -> bool:

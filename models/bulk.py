@@ -14,15 +14,40 @@ Every function runs in the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from models.types import UTCDateTime
+
 
 def _processors(conn: Connection, table: sa.Table, keys: Sequence[str]) -> list[Any]:
     dialect = conn.dialect
-    return [_none_first(table.c[k].type._cached_bind_processor(dialect)) for k in keys]
+    return [
+        _fast_processor(table.c[k].type, dialect.name)
+        or _none_first(table.c[k].type._cached_bind_processor(dialect))
+        for k in keys
+    ]
+
+
+def _fast_processor(type_: Any, dialect: str) -> Any:
+    """The same conversion in one C call where the type's own takes several Python steps: a
+    UTC timestamp on SQLite becomes the text SQLAlchemy's ``DATETIME`` writes
+    ("2026-11-14 00:00:00.000000"; tested against it)."""
+    if dialect == "sqlite" and isinstance(type_, UTCDateTime):
+        return sqlite_utc_text
+    return None
+
+
+def sqlite_utc_text(value: datetime | None) -> str | None:
+    """What ``UTCDateTime`` and SQLite's ``DATETIME`` make of ``value`` together."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime refused: timestamps are timezone-aware UTC")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _none_first(proc: Any) -> Any:

@@ -101,10 +101,12 @@ def _counted(conn: Connection, post_ids: Sequence[int]) -> dict[int, Counter[Key
             )
         ).all()
         for row in rows:
-            zone = zones.get(row[0])
-            if zone is None:
-                zone = zones[row[0]] = city_zone(conn, row[0])
-            _count(out.setdefault(row[0], Counter()), row[1:], zone)
+            city_id = row[0]
+            counts = out.get(city_id)
+            if counts is None:
+                counts = out[city_id] = Counter()
+                zones[city_id] = city_zone(conn, city_id)
+            _count(counts, row[1:], zones[city_id])
     return out
 
 
@@ -151,14 +153,18 @@ def _difference(
 
 
 @contextmanager
-def kept_current(conn: Connection, post_ids: Iterable[int]) -> Iterator[None]:
+def kept_current(
+    conn: Connection, post_ids: Iterable[int], *, uncounted: bool = False
+) -> Iterator[None]:
     """Wrap a change to ``post_ids`` (labels, deletion) so the rollup follows it.
 
     Counts the posts before and after the block, inside the caller's transaction, and
     applies the difference. ORM callers flush their session before the block ends.
+    ``uncounted=True``: the caller knows none of the posts is counted yet (it claimed them
+    unlabelled in this transaction), so there is nothing to count before.
     """
     ids = sorted(set(post_ids))
-    before = _counted(conn, ids) if ids else {}
+    before = _counted(conn, ids) if ids and not uncounted else {}
     yield
     if not ids:
         return

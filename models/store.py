@@ -82,20 +82,32 @@ def _insert_ignore(conn: Connection, table: sa.Table) -> Any:
     return sqlite.insert(table)
 
 
-def insert_posts(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+def insert_posts(
+    conn: Connection,
+    rows: Sequence[dict[str, Any]] | Sequence[Sequence[Any]],
+    *,
+    keys: Sequence[str] | None = None,
+    constants: dict[str, Any] | None = None,
+) -> int:
     """Insert posts, skipping any already stored (same city, platform and id).
 
+    ``rows`` are dictionaries with the same keys, or tuples of the values of ``keys``;
+    ``constants`` are columns every row shares (the city, the source, the ingest time).
     Returns how many rows were new. Dedupe is the database's unique key, so two workers
     inserting the same post store it once.
     """
     if not rows:
         return 0
-    keys = list(rows[0])
+    if keys is None:
+        dict_rows: Sequence[dict[str, Any]] = rows  # type: ignore[assignment]
+        keys = list(dict_rows[0])
+        rows = [[row[k] for k in keys] for row in dict_rows]
     return bulk.insert_many(
         conn,
         POST,
         keys,
-        [[row[k] for k in keys] for row in rows],
+        rows,  # type: ignore[arg-type]
+        constants=constants,
         skip_conflicts_on=["city_id", "platform", "external_id"],
     )
 
@@ -249,11 +261,14 @@ def store_labels(
     version: str,
     artifact_hash: str,
     now: datetime | None = None,
+    unlabelled: bool = False,
 ) -> None:
     """Store each prediction's labels (one row per task) and copy them onto the post.
 
     Two bulk statements per batch (:mod:`models.bulk`) and the dashboard's rollup kept
-    current in the same transaction."""
+    current in the same transaction. ``unlabelled=True``: the caller claimed the posts as
+    not yet labelled in this transaction (the pipeline does), so the rollup has nothing of
+    theirs to take away."""
     now = now or utcnow()
     label_rows: list[tuple[Any, ...]] = []
     post_rows: list[tuple[Any, ...]] = []
@@ -348,7 +363,8 @@ def store_labels(
         },
     )
     if post_rows:
-        with rollup.kept_current(conn, post_ids):  # the dashboard's counts, same transaction
+        # the dashboard's counts, same transaction
+        with rollup.kept_current(conn, post_ids, uncounted=unlabelled):
             bulk.update_many(
                 conn, POST, _POST_LABEL_KEYS, post_rows, constants={"classified_at": now}
             )

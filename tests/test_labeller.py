@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from civic_listener.labeller import Labelled, ProcessLabeller, ThreadLabeller
 from civic_listener.service import run_once
@@ -319,3 +322,33 @@ def test_predictions_cross_the_process_boundary_whole() -> None:
         getattr(pred, f.name) for f in dataclasses.fields(Prediction)
     ]
     assert back[0].locations[0] == loc and back[0].locations[0] is not loc
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1000, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.timezones()
+    )
+)
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_bulk_timestamps_are_the_text_sqlalchemy_writes(value: datetime) -> None:
+    """The bulk path's one-call timestamp conversion equals ``UTCDateTime`` + SQLite's
+    ``DATETIME`` processor, in any zone and at any instant."""
+    from sqlalchemy.dialects import sqlite
+
+    from models.types import UTCDateTime
+
+    core = UTCDateTime()._cached_bind_processor(sqlite.dialect())
+    assert core is not None
+    try:
+        expected = core(value)
+    except (OverflowError, ValueError):  # out of range once moved to UTC: both refuse
+        with pytest.raises((OverflowError, ValueError)):
+            bulk.sqlite_utc_text(value)
+        return
+    assert bulk.sqlite_utc_text(value) == expected
+
+
+def test_bulk_timestamps_refuse_naive_values() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        bulk.sqlite_utc_text(datetime(2026, 11, 28, 12, 0))
+    assert bulk.sqlite_utc_text(None) is None
