@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Protocol
 
+from civic_listener.runtime import tune_garbage_collection
 from classifiers.api import Classifier, Prediction
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ _WORKER: Classifier | None = None
 def _load(loader: Callable[[], Classifier]) -> None:
     global _WORKER
     _WORKER = loader()
+    tune_garbage_collection(freeze=True)  # this process only labels, until the service stops
 
 
 def _predict(texts: list[str]) -> Labelled:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from civic_listener.health import health_report, serve_health
 from civic_listener.leases import SourceLease
 from civic_listener.pipeline import IngestStats
+from civic_listener.runtime import tune_garbage_collection
 from civic_listener.scheduler import Scheduler
 from civic_listener.wiring import Services
 from listener.backoff import Backoff
@@ -113,6 +114,7 @@ def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
 
 
 def run_once(services: Services, stop: threading.Event | None = None) -> RunReport:
+    tune_garbage_collection()
     stop = stop or threading.Event()
     report = RunReport()
     pipeline = services.pipeline
@@ -221,6 +223,7 @@ class _SourceThread(threading.Thread):
 def run_forever(
     services: Services, stop: threading.Event, *, flush_seconds: float = 0.5
 ) -> RunReport:
+    tune_garbage_collection()
     report = RunReport()
     pipeline = services.pipeline
     size = services.settings.batch_size

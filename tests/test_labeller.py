@@ -352,3 +352,21 @@ def test_bulk_timestamps_refuse_naive_values() -> None:
     with pytest.raises(ValueError, match="naive"):
         bulk.sqlite_utc_text(datetime(2026, 11, 28, 12, 0))
     assert bulk.sqlite_utc_text(None) is None
+
+
+def test_the_service_collects_garbage_in_larger_steps() -> None:
+    """The service's processes raise the collector's thresholds (never lower them)."""
+    import gc
+
+    from civic_listener.runtime import GC_THRESHOLDS, tune_garbage_collection
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        tune_garbage_collection()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        gc.set_threshold(50_000, 30, 30)  # set higher by someone else: left alone
+        tune_garbage_collection()
+        assert gc.get_threshold() == (50_000, 30, 30)
+    finally:
+        gc.set_threshold(*saved)
