@@ -28,6 +28,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # SQLite's page cache per connection, in KiB: the posts table's indexes stay in memory while a
 # batch is written (the default, 2 MB, re-reads index pages from the OS for every batch)
 SQLITE_CACHE_KIB = 65_536
+# pages the write-ahead log holds before a commit copies it into the database (SQLite's
+# default, 1,000, checkpoints every batch or two: a page a busy index rewrites each batch is
+# copied each time; measured on the replay benchmark, a quarter less time spent committing)
+SQLITE_WAL_CHECKPOINT_PAGES = 10_000
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -50,6 +54,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+            cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
             cur.close()
 
         return engine
