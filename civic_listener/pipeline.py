@@ -413,36 +413,23 @@ class Pipeline:
 _GONE = object()
 # a post's own columns, in the order of ``_post_values`` (the city, source and ingest time are
 # the same for a whole batch and passed once)
-_POST_KEYS = (
-    "platform",
-    "external_id",
-    "author",
-    "text",
-    "language",
-    "created_at",
-    "url",
-    "in_reply_to_id",
-    "conversation_id",
-    "quote_of_id",
-    "lat",
-    "lon",
-    "raw",
-)
-_post_values = operator.attrgetter(
-    "platform",
-    "external_id",
-    "author",
-    "text",
-    "lang",
-    "created_at",
-    "url",
-    "in_reply_to_id",
-    "conversation_id",
-    "quote_of_id",
-    "lat",
-    "lon",
-    "raw",
-)
+_POST_COLUMNS = {  # column: PostIn attribute
+    "platform": "platform",
+    "external_id": "external_id",
+    "author": "author",
+    "text": "text",
+    "language": "lang",
+    "created_at": "created_at",
+    "url": "url",
+    "in_reply_to_id": "in_reply_to_id",
+    "conversation_id": "conversation_id",
+    "quote_of_id": "quote_of_id",
+    "lat": "lat",
+    "lon": "lon",
+    "raw": "raw",
+}
+_POST_KEYS = tuple(_POST_COLUMNS)
+_post_values = operator.attrgetter(*_POST_COLUMNS.values())
 
 
 @dataclass(slots=True)
