@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from models.types import json_dumps, json_loads
+from models.types import json_dumps
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # SQLite's page cache per connection, in KiB: the posts table's indexes stay in memory while a
@@ -41,7 +41,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("json_serializer", json_dumps)
-        kwargs.setdefault("json_deserializer", json_loads)
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
@@ -60,7 +59,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("json_serializer", json_dumps)
-    kwargs.setdefault("json_deserializer", json_loads)
     return sa.create_engine(url, **kwargs)
 
 

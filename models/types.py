@@ -51,11 +51,3 @@ def json_dumps(value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(value)
-
-
-def json_loads(text: str | bytes) -> Any:
-    """A JSON column's value (orjson; any JSON text ``json.dumps`` wrote reads the same)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:  # NaN and Infinity, which older rows may hold
-        return json.loads(text)
