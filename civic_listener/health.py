@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from civic_listener import actions
 from models.store import POST
 from models.tables import JobState, QuarantinedPayload, SourceCursor
 
@@ -55,6 +56,13 @@ def health_report(engine: Engine, *, live: dict[str, Any] | None = None) -> dict
             sa.select(sa.func.count()).select_from(POST).where(POST.c.classified_at.is_(None))
         ).scalar_one()
         quarantined = conn.execute(sa.select(sa.func.count()).select_from(q_t)).scalar_one()
+        # labelled batches whose acting hooks have not all run (civic_listener.actions)
+        acting, acting_failed = conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count(sa.case((actions.OUTBOX.c.last_error.is_not(None), 1))),
+            ).select_from(actions.OUTBOX)
+        ).one()
     failing = [j["name"] for j in jobs if j["last_status"] == "failed"]
     report: dict[str, Any] = {
         "status": "degraded" if failing else "ok",
@@ -63,6 +71,8 @@ def health_report(engine: Engine, *, live: dict[str, Any] | None = None) -> dict
         "sources": sources,
         "pending_classification": pending,
         "quarantined": quarantined,
+        "acting_batches_waiting": acting,
+        "acting_batches_failed": acting_failed,
     }
     if live:
         report["live_sources"] = live

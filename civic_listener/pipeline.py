@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from civic_listener import __version__
+from civic_listener import __version__, actions
 from civic_listener.cities import CityDirectory, CityInfo
 from civic_listener.labeller import Labelled, Labeller, restart_after_failure
 from civic_listener.routing import STATE_QUEUE
@@ -265,10 +265,32 @@ class Pipeline:
                 ids = [pid for pid, _ in batch]
                 predictions = classifier.predict([text for _, text in batch])
                 self._store(conn, city, classifier, ids, predictions)
+                outbox = self._record_actions(conn, city, ids)
             done += len(batch)
-            if self.after_classify is not None:
-                self.after_classify(city.id, ids)
+            self._act(city, ids, outbox)
         return done
+
+    def _record_actions(
+        self, conn: sa.Connection, city: CityInfo, ids: Sequence[int]
+    ) -> int | None:
+        """With the labels: note that the posts wait for the acting hooks (:mod:`actions`)."""
+        if self.after_classify is None or not ids:
+            return None
+        return actions.record(conn, city_id=city.id, post_ids=ids, now=self.clock())
+
+    def _act(self, city: CityInfo, ids: Sequence[int], outbox: int | None) -> None:
+        """Run the acting hooks on posts just labelled; a failure is kept for a retry."""
+        if self.after_classify is None or outbox is None:
+            return
+        actions.run_hooks(
+            self.engine,
+            self.after_classify,
+            row_id=outbox,
+            city_id=city.id,
+            post_ids=ids,
+            attempts=1,
+            now=self.clock,
+        )
 
     def _store(
         self,
@@ -370,10 +392,11 @@ class Pipeline:
                 i for i, (pid, text) in enumerate(inflight.batch) if current.get(pid, _GONE) == text
             ]
             ids = [inflight.batch[i][0] for i in keep]
+            outbox = None
             if ids:
                 self._store(conn, city, classifier, ids, [predictions[i] for i in keep])
-        if ids and self.after_classify is not None:
-            self.after_classify(city.id, ids)
+                outbox = self._record_actions(conn, city, ids)
+        self._act(city, ids, outbox)
         return ids, [pid for pid in inflight.ids if pid not in current]
 
     def _balance(

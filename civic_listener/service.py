@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
+from civic_listener import actions
 from civic_listener.health import health_report, serve_health
 from civic_listener.leases import SourceLease
 from civic_listener.pipeline import IngestStats
@@ -64,6 +65,13 @@ def build_scheduler(services: Services, *, label_limit: int | None = None) -> Sc
             audit_days=retention.audit,
         ),
         every_seconds=6 * 3600,
+    )
+    sched.add(
+        "actions_retry",  # acting hooks that failed or were cut short (civic_listener.actions)
+        functools.partial(
+            actions.retry_due, services.engine, services._after_classify, now=services.clock
+        ),
+        every_seconds=60,
     )
     for name, fn, every in services.extra_jobs:
         sched.add(name, fn, every_seconds=every)

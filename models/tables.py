@@ -286,6 +286,24 @@ class SourceCursor(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+class ActionOutbox(SQLModel, table=True):
+    """Labelled posts whose acting hooks (case triage, reply drafting) have not all run yet.
+
+    Written in the transaction that stores the labels, deleted once every hook returned; a
+    row that stays (a hook raised, the process died in between) is run again by the
+    ``actions_retry`` job from ``next_attempt_at`` on, with a growing delay."""
+
+    __table_args__ = (sa.Index("ix_actionoutbox_due", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = _city()
+    post_ids: list[int] = Field(sa_type=JSONType)
+    created_at: datetime = _ts()
+    next_attempt_at: datetime = _ts()
+    attempts: int = 0
+    last_error: str | None = None
+
+
 class QuarantinedPayload(SQLModel, table=True):
     """A payload that could not be turned into a post: the raw bytes and the reason."""
 
