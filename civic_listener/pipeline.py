@@ -180,7 +180,7 @@ class Pipeline:
                 }
                 for i in range(0, len(city_rows), self.batch_size):
                     chunk = city_rows[i : i + self.batch_size]
-                    new = insert_posts(conn, chunk, keys=_POST_KEYS, constants=shared)
+                    new = insert_posts(conn, _POST_KEYS, chunk, constants=shared)
                     stats.stored += new
                     stats.duplicates += len(chunk) - new
             for (cid, platform), counts in reposts.items():

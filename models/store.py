@@ -84,29 +84,23 @@ def _insert_ignore(conn: Connection, table: sa.Table) -> Any:
 
 def insert_posts(
     conn: Connection,
-    rows: Sequence[dict[str, Any]] | Sequence[Sequence[Any]],
+    keys: Sequence[str],
+    rows: Sequence[Sequence[Any]],
     *,
-    keys: Sequence[str] | None = None,
     constants: dict[str, Any] | None = None,
 ) -> int:
-    """Insert posts, skipping any already stored (same city, platform and id).
+    """Insert posts (tuples of the values of ``keys``), skipping any already stored (same
+    city, platform and id); ``constants`` are columns every row shares (the city, the source,
+    the ingest time).
 
-    ``rows`` are dictionaries with the same keys, or tuples of the values of ``keys``;
-    ``constants`` are columns every row shares (the city, the source, the ingest time).
     Returns how many rows were new. Dedupe is the database's unique key, so two workers
     inserting the same post store it once.
     """
-    if not rows:
-        return 0
-    if keys is None:
-        dict_rows: Sequence[dict[str, Any]] = rows  # type: ignore[assignment]
-        keys = list(dict_rows[0])
-        rows = [[row[k] for k in keys] for row in dict_rows]
     return bulk.insert_many(
         conn,
         POST,
         keys,
-        rows,  # type: ignore[arg-type]
+        rows,
         constants=constants,
         skip_conflicts_on=["city_id", "platform", "external_id"],
     )
