@@ -292,6 +292,36 @@ HEDGE = _rx(
 HEDGEABLE: frozenset[str] = frozenset(["person_hurt", "violence"])
 
 # --- urgency: high = a hazard needing same-day action ----------------------------------------
+# a person asking for the necessities of survival (food, water, shelter, a doctor) or saying they
+# have none: in the first person, so that news about aid and appeals for donations stay out
+_AID = (
+    r"(?:food|water|drinking water|medicines?|medication|medical (?:care|help|attention)|doctors?|"
+    r"nurses?|tents?|shelter|blankets|rescue|relief|aid|assistance)"
+)
+AID_REQUEST = Rule(
+    "aid_request",
+    "high",
+    _rx(
+        r"\b(?:we|i|people here|families)\s+(?:urgently |really |badly |still |desperately )?"
+        r"(?:need|needs|lack|are lacking|are in need of|am in need of|beg for|ask for|are asking for)"
+        r"\s+(?:a |an |some |more |urgent )?" + _AID + r"\b",
+        r"\b(?:we|i)\s+(?:have|had|got|get|received|receive|are getting)\s+(?:no|not any)\s+"
+        r"(?:help|" + _AID + r")\b",
+        r"\b(?:we|i)\s+(?:do not|don'?t|did not|didn'?t|have not|haven'?t)\s+"
+        r"(?:have|got|get|gotten|received|receive|find|found)\s+(?:any |enough )?(?:help|"
+        + _AID
+        + r")\b",
+        r"\b(?:asking for|where can (?:i|we) (?:find|get)|help (?:me|us) (?:to )?find)\s+"
+        r"(?:a |an |some )?" + _AID + r"\b",
+        r"\b(?:we are|we're|people are|children are|kids are|families are)\s+"
+        r"(?:starving|hungry|thirsty|dying|trapped|homeless|sleeping outside|"
+        r"sleeping (?:in the )?(?:street|open))\b",
+        r"\b(?:do not|don'?t) forget us\b",
+        r"\b(?:help|save|rescue) us\b.*\b(?:sos|dying|starving|food|water|tents?|doctor)\b",
+        r"\b(?:forgot|forgotten|abandoned) us\b",
+        r"\bno (?:food|drinking water|tents?|medicine)\b",
+    ),
+)
 HIGH_RULES: tuple[Rule, ...] = (
     Rule(
         "tree_blocking",
@@ -401,6 +431,7 @@ HIGH_RULES: tuple[Rule, ...] = (
             r"\b(?:road|bridge|highway|airport|school)s? (?:are |is )?(?:closed|washed out|shut)\b",
         ),
     ),
+    AID_REQUEST,
 )
 
 # --- urgency: low = question, feedback, praise ----------------------------------------------
@@ -1353,6 +1384,8 @@ RULE_TRIGGERS: dict[str, str] = {
     "crisis_report": "evac shel resc stra missi desa kill dead deat casu inju woun vict muer fall víct dama "
     "dest colla after land muds dera torn hurr typh eart quak tsun storm wild need warn aler "
     "advi watch stay road brid highw airp schoo",
+    "aid_request": "food wate drin medi doct nurs tent shel blan resc reli aid assi starv dyin "
+    "trap home slee forg aban sos help hung thir",
     "thanks": "thank great well appre graci kudos shout",
     "question": "? ¿",
 }

@@ -65,6 +65,35 @@ def test_hedge_only_covers_harm_to_people_just_before_it() -> None:
     assert an.life_safety == [] and an.hedged
 
 
+AID_REQUESTS = [
+    "We need food in Terre Noire, please. We are starving.",
+    "The people in Silo have no tents. We are sleeping outside.",
+    "WE ARE A GROUP OF VICTIMS ON THE ROAD GRAND RAVIN, WE DONT HAVE HELP YET",
+    "since the storm we have not received any food or drinking water",
+    "Where can I find a tent and food?",
+    "Please do not forget us, nothing has come to our shelter",
+]
+NOT_AID_REQUESTS = [
+    "Red Cross trucks brought food and water to 2,000 families in the valley",
+    "Donate to help the victims: they need blankets and clothes",
+    "the water main break on Elm St was fixed this morning",
+    "I have no idea when the trash truck comes",
+]
+
+
+@pytest.mark.parametrize("text", AID_REQUESTS)
+def test_requests_for_the_necessities_of_survival_are_urgent(
+    clf: CivicClassifier, text: str
+) -> None:
+    assert "aid_request" in analyse(text)[1].rules, text
+    assert clf.predict([text])[0].urgency in ("high", "emergency"), text
+
+
+@pytest.mark.parametrize("text", NOT_AID_REQUESTS)
+def test_news_and_appeals_about_aid_are_not_requests(text: str) -> None:
+    assert "aid_request" not in analyse(text)[1].rules, text
+
+
 def test_keywords_in_more_languages() -> None:
     assert ("pothole", "坑洞") in analyse("Brighton Ave 上有一个很大的坑洞")[1].keywords
     assert [t for t, _ in analyse("Tuyết chưa được dọn trên vỉa hè")[1].keywords] == [
