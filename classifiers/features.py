@@ -610,6 +610,90 @@ def match_keywords(words: Sequence[str]) -> list[tuple[str, str]]:
     return hits
 
 
+_PLACE_PREPS = frozenset(
+    [
+        "on",
+        "in",
+        "at",
+        "along",
+        "near",
+        "by",
+        "behind",
+        "beside",
+        "next",
+        "across",
+        "onto",
+        "into",
+        "under",
+        "over",
+        "outside",
+        "around",
+        "against",
+        "from",
+        "off",
+    ]
+)
+_DETS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "this",
+        "that",
+        "these",
+        "those",
+        "my",
+        "our",
+        "their",
+        "his",
+        "her",
+        "its",
+        "of",
+        "to",
+        "front",
+        "back",
+        "side",
+        "top",
+        "corner",
+        "edge",
+        "middle",
+        "end",
+        "base",
+        "bottom",
+        "part",
+    ]
+)
+
+
+def drop_places(words: Sequence[str], hits: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Keywords that only say where the problem is ("graffiti on the stop sign", "a couch left
+    on the sidewalk") do not count for their topic when another keyword names the problem."""
+    if len(hits) < 2 or len({t for t, _ in hits}) < 2:
+        return hits
+    keep: list[tuple[str, str]] = []
+    placed: list[tuple[str, str]] = []
+    j, n = 0, len(words)
+    span_end, span_topic, was_place = -1, "", False
+    for t, p in hits:
+        parts = p.split(" ")
+        while j < n and words[j] != parts[0]:
+            j += 1
+        i = j
+        j += 1
+        k = i - 1
+        while k >= 0 and i - k <= 5 and words[k] in _DETS:
+            k -= 1
+        is_place = k >= 0 and i - k <= 5 and words[k] in _PLACE_PREPS
+        if i < span_end:  # inside a longer keyword: "sign" in "stop sign", "curb" in "red curb"
+            is_place = was_place if t == span_topic else (was_place or is_place)
+        else:
+            span_end, span_topic, was_place = i + len(parts), t, is_place
+        (placed if is_place else keep).append((t, p))
+    if not keep or all(t in {pt for pt, _ in placed} for t, _ in keep):
+        return hits
+    return keep
+
+
 # only ever asked whether a cue occurs: the cues as a prefix tree find the same posts, faster
 _SARCASM_RX = re.compile(trie(lx.SARCASM_CUES))
 
@@ -761,7 +845,7 @@ def _scan(text: str) -> tuple[list[list[str]], dict[int, list[str]], list[str], 
         extra.append("_lvl_" + RULE_LEVEL[name])
     if an.rules and not _EMERGENCY_NAMES.isdisjoint(an.rules):
         an.life_safety, an.hedged = life_safety(lowered)
-    for topic, phrase in match_keywords(words) + match_cjk_keywords(lowered):
+    for topic, phrase in drop_places(words, match_keywords(words)) + match_cjk_keywords(lowered):
         an.keywords.append((topic, phrase))
         extra.append("_kw_" + topic)
     an.tokens = words + extra

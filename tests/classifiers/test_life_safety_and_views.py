@@ -103,6 +103,25 @@ def test_keywords_in_more_languages() -> None:
     assert "housing" in [t for t, _ in analyse("Pa gen chofaj nan apatman mwen")[1].keywords]
 
 
+@pytest.mark.parametrize(
+    ("text", "topics"),
+    [
+        ("graffiti on the back of a stop sign", ["graffiti"]),
+        ("Trash along the sidewalk on Sonoma Street", ["trash"]),
+        ("car parked at the red curb again", ["parking"]),
+        ("pothole in front of the park", ["pothole"]),
+        ("a couch left on the sidewalk", ["dumping", "dumping"]),
+        # the only keyword stays, even where it names a place
+        ("something broken on the sidewalk", ["sidewalk"]),
+        ("tree fell in the park", ["tree"]),
+        # the place is the problem's own topic: nothing is dropped
+        ("broken swing in the park", ["parks", "parks"]),
+    ],
+)
+def test_keywords_that_only_say_where_do_not_count(text: str, topics: list[str]) -> None:
+    assert [t for t, _ in analyse(text)[1].keywords] == topics
+
+
 def test_relevance_keyword_rule() -> None:
     kw = Analysis(keywords=[("pothole", "pothole")], tokens=["pothole"])
     placed = Analysis(keywords=[("pothole", "pothole")], tokens=["pothole", "_street"])
