@@ -307,6 +307,9 @@ def cmd_replies(args: argparse.Namespace) -> int:
                 target_minutes=city.settings.response_target_minutes,
             )
             status["cities"][city.slug] = {
+                "sending": {
+                    p: "live" if desk.sends_for_real(p, city.id) else "dry run" for p in platforms
+                },
                 "replies": state_counts(services.engine, city_id=city.id),
                 "response_times": dataclasses.asdict(rt),
             }

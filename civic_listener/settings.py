@@ -13,6 +13,7 @@ Every field is documented in README.md; ``tests/test_settings.py`` fails when on
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from contextvars import ContextVar
@@ -49,6 +50,20 @@ def _refuse_placeholder(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
+def env_secret(name: str | None, what: str) -> SecretStr | None:
+    """The secret held by the environment variable a setting names (``what`` is that setting);
+    None when no variable is named. A named variable that is unset, empty or a placeholder is
+    a configuration error, not a silent dry run."""
+    if not name:
+        return None
+    value = os.environ.get(name, "")
+    if not value.strip():
+        raise SettingsError(f"{what}: the environment variable {name} is not set")
+    if _PLACEHOLDER.match(value.strip()):
+        raise SettingsError(f"{what}: the environment variable {name} holds a placeholder")
+    return SecretStr(value)
+
+
 class CitySettings(BaseModel):
     """One municipality: ``[cities.<slug>]`` in the TOML file."""
 
@@ -79,6 +94,19 @@ class CitySettings(BaseModel):
     open311_oauth_token_url: str | None = None
     open311_oauth_client_id: str | None = None
     open311_oauth_client_secret_env: str | None = None
+    # This city's own accounts for sending replies (README "Replies"): the non-secret parts here,
+    # the secrets named by the environment variables that hold them. The X app and the Reddit
+    # app (consumer key, client id and their secrets) are the deployment's. The default city
+    # falls back to the top-level accounts; another city without its own replies in dry run.
+    x_access_token_env: str | None = None
+    x_access_token_secret_env: str | None = None
+    mastodon_api_base_url: str | None = None
+    mastodon_access_token_env: str | None = None
+    bluesky_handle: str | None = None
+    bluesky_pds_url: str | None = None
+    bluesky_app_password_env: str | None = None
+    reddit_username: str | None = None
+    reddit_password_env: str | None = None
     response_target_minutes: int = Field(default=240, ge=1)
     # Language used for replies when a post's language has no template.
     default_language: str = "en"
@@ -97,6 +125,24 @@ class CitySettings(BaseModel):
     # spike_factor times the usual count for that hour of the day.
     spike_factor: float = Field(default=3.0, gt=1.0)
     spike_min_posts: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _whole_reply_accounts(self) -> CitySettings:
+        for fields in _REPLY_ACCOUNT_FIELDS:
+            given = [f for f in fields if getattr(self, f)]
+            if given and len(given) < len(fields):
+                missing = ", ".join(f for f in fields if f not in given)
+                raise ValueError(f"a reply account needs {' and '.join(fields)}: {missing} missing")
+        return self
+
+
+# the parts of one reply account a city names together (see ``CitySettings``)
+_REPLY_ACCOUNT_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("x_access_token_env", "x_access_token_secret_env"),
+    ("mastodon_api_base_url", "mastodon_access_token_env"),
+    ("bluesky_handle", "bluesky_app_password_env"),
+    ("reddit_username", "reddit_password_env"),
+)
 
 
 class RetentionSettings(BaseModel):

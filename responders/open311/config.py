@@ -12,7 +12,6 @@ makes sense against a real server). Otherwise cases are kept locally as ``not_fi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +20,7 @@ import httpx
 from pydantic import SecretStr
 
 from civic_listener.cities import CityInfo
-from civic_listener.settings import Settings, SettingsError
+from civic_listener.settings import Settings, SettingsError, env_secret
 from models.types import utcnow
 from responders.open311.auth import ApiKeyAuth, BearerTokenAuth
 from responders.open311.client import Open311Client
@@ -43,15 +42,6 @@ class Endpoint:
     timeout: float
 
 
-def _env_secret(name: str | None, what: str) -> SecretStr | None:
-    if not name:
-        return None
-    value = os.environ.get(name)
-    if not value:
-        raise SettingsError(f"{what}: the environment variable {name} is not set")
-    return SecretStr(value)
-
-
 def endpoint_for(settings: Settings, city: CityInfo) -> Endpoint | None:
     """The city's endpoint, or None when it files nowhere (cases are kept locally)."""
     cs = city.settings
@@ -59,8 +49,8 @@ def endpoint_for(settings: Settings, city: CityInfo) -> Endpoint | None:
     url = cs.open311_url or (settings.open311_url if is_default else None)
     if not url:
         return None
-    api_key = _env_secret(cs.open311_api_key_env, f"cities.{city.slug}.open311_api_key_env")
-    secret = _env_secret(
+    api_key = env_secret(cs.open311_api_key_env, f"cities.{city.slug}.open311_api_key_env")
+    secret = env_secret(
         cs.open311_oauth_client_secret_env, f"cities.{city.slug}.open311_oauth_client_secret_env"
     )
     token_url = cs.open311_oauth_token_url

@@ -35,7 +35,10 @@ class ReplyDesk:
     settings: Settings
     cities: CityDirectory
     clock: Callable[[], datetime] = utcnow
+    # the default city's senders, and those of every other city that has its own accounts
+    # (a city missing from ``city_senders`` sends with ``senders``)
     senders: dict[str, Sender] = field(default_factory=dict)
+    city_senders: dict[int, dict[str, Sender]] = field(default_factory=dict)
     # platform -> when its rate limit resets (this process's memory; rows carry it too)
     paused_until: dict[str, datetime] = field(default_factory=dict)
 
@@ -45,25 +48,45 @@ class ReplyDesk:
     ) -> ReplyDesk:
         from responders.replies.senders import build_senders
 
-        built = (
-            dict(senders)
-            if senders is not None
-            else build_senders(services.settings, transports=services.transports)
-        )
+        default = services.cities.default
+        per_city: dict[int, dict[str, Sender]] = {}
+        if senders is not None:  # given senders serve every city
+            built = dict(senders)
+        else:
+            built = build_senders(services.settings, city=default, transports=services.transports)
+            for city in services.cities:
+                if city.id != default.id:
+                    per_city[city.id] = build_senders(
+                        services.settings, city=city, transports=services.transports
+                    )
         return cls(
             engine=services.engine,
             settings=services.settings,
             cities=services.cities,
             clock=lambda: services.clock(),  # follows a clock replaced later
             senders=built,
+            city_senders=per_city,
         )
 
     def city(self, city_id: int) -> CityInfo:
         return self.cities.by_id[city_id]
 
-    def sends_for_real(self, platform: str) -> bool:
-        """False in dry run or when the platform's sending credentials are not configured."""
-        return not self.settings.dry_run and platform in self.senders
+    def senders_for(self, city_id: int | None) -> dict[str, Sender]:
+        """The senders of ``city_id``'s own accounts (``None``: the default city's)."""
+        if city_id is None:
+            return self.senders
+        return self.city_senders.get(city_id, self.senders)
+
+    def sends_for_real(self, platform: str, city_id: int | None = None) -> bool:
+        """False in dry run or when the city has no sending credentials for the platform."""
+        return not self.settings.dry_run and platform in self.senders_for(city_id)
+
+    def all_senders(self) -> list[Sender]:
+        """Every sender built, once each (to close them)."""
+        out: list[Sender] = list(self.senders.values())
+        for senders in self.city_senders.values():
+            out.extend(senders.values())
+        return out
 
 
 def desk_for(services: Services) -> ReplyDesk:
@@ -99,6 +122,9 @@ def attach_replies(services: Services, *, senders: Mapping[str, Sender] | None =
     services.case_event_batches.append(case_events)
     services.extra_jobs.append((SEND_JOB, send_job, services.settings.reply_send_interval_seconds))
     log.debug(
-        "replies attached: senders %s, dry run %s", sorted(desk.senders), services.settings.dry_run
+        "replies attached: senders %s, other cities %s, dry run %s",
+        sorted(desk.senders),
+        {services.cities.by_id[c].slug: sorted(v) for c, v in desk.city_senders.items()},
+        services.settings.dry_run,
     )
     return desk

@@ -337,11 +337,11 @@ def send_one(
         report.failed[reply_id] = reason
         return
     assert post is not None
-    if not desk.sends_for_real(reply.platform):
+    if not desk.sends_for_real(reply.platform, reply.city_id):
         _record_sent(desk, reply_id, None, dry_run=True)
         report.dry_run.append(reply_id)
         return
-    sender = desk.senders[reply.platform]
+    sender = desk.senders_for(reply.city_id)[reply.platform]
     out = OutgoingReply(
         reply_id=reply_id,
         text=reply.text.strip(),

@@ -161,7 +161,7 @@ def render_composer(ctx: Any, post: dict[str, Any]) -> None:
     note = cost_note(ctx.services.settings, post["platform"], text)
     if note:
         st.caption(note)
-    if not desk.sends_for_real(post["platform"]):
+    if not desk.sends_for_real(post["platform"], ctx.city_id):
         st.caption("Dry run: an approved reply is recorded as it would have been sent, not posted.")
 
     can_draft = ctx.actor.can(ctx.city_id, "reply.draft")
