@@ -610,59 +610,8 @@ def match_keywords(words: Sequence[str]) -> list[tuple[str, str]]:
     return hits
 
 
-_PLACE_PREPS = frozenset(
-    [
-        "on",
-        "in",
-        "at",
-        "along",
-        "near",
-        "by",
-        "behind",
-        "beside",
-        "next",
-        "across",
-        "onto",
-        "into",
-        "under",
-        "over",
-        "outside",
-        "around",
-        "against",
-        "from",
-        "off",
-    ]
-)
-_DETS = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "this",
-        "that",
-        "these",
-        "those",
-        "my",
-        "our",
-        "their",
-        "his",
-        "her",
-        "its",
-        "of",
-        "to",
-        "front",
-        "back",
-        "side",
-        "top",
-        "corner",
-        "edge",
-        "middle",
-        "end",
-        "base",
-        "bottom",
-        "part",
-    ]
-)
+_PLACE_PREPS = frozenset(lx.PLACE_PREPOSITIONS)
+_PLACE_FILLERS = frozenset(lx.PLACE_FILLERS)
 
 
 def drop_places(words: Sequence[str], hits: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -681,7 +630,7 @@ def drop_places(words: Sequence[str], hits: list[tuple[str, str]]) -> list[tuple
         i = j
         j += 1
         k = i - 1
-        while k >= 0 and i - k <= 5 and words[k] in _DETS:
+        while k >= 0 and i - k <= 5 and words[k] in _PLACE_FILLERS:
             k -= 1
         is_place = k >= 0 and i - k <= 5 and words[k] in _PLACE_PREPS
         if i < span_end:  # inside a longer keyword: "sign" in "stop sign", "curb" in "red curb"

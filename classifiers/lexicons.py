@@ -1744,3 +1744,14 @@ CJK_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     "encampment": ("针头", "針頭", "无家可归", "無家可歸", "流浪汉"),
     "housing": ("暖气", "暖氣", "房东", "房東", "热水", "熱水", "公寓"),
 }
+
+# --- where, not what: a topic keyword after one of these prepositions (with at most a few of
+# the fillers between: "on the back of a stop sign") names the place of the problem
+PLACE_PREPOSITIONS: tuple[str, ...] = tuple(
+    "on in at along near by behind beside next across onto into under over outside around "  # noqa: SIM905
+    "against from off".split()
+)
+PLACE_FILLERS: tuple[str, ...] = tuple(
+    "the a an this that these those my our their his her its of to front back side top corner "  # noqa: SIM905
+    "edge middle end base bottom part".split()
+)
