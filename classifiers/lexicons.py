@@ -1644,6 +1644,10 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "sign violation",
         "illegal parking",
         "illegally parked",
+        "junk car",
+        "junked car",
+        "inoperable vehicle",
+        "abandoned auto",
     ),
     # the watering of parks, medians and open space is park upkeep
     "parks": ("irrigation", "sprinkler", "sprinklers", "sprinkler head", "drinking fountain"),
@@ -1700,7 +1704,9 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "light timing",
         "left turn arrow",
         "turn arrow",
+        "ped signal",
     ),
+    "streetlight": ("st light", "st lights"),
     "pothole": (
         "broken road",
         "damaged road",
