@@ -52,49 +52,37 @@ def reply_accounts(settings: Settings, city: CityInfo | None = None) -> ReplyAcc
         name = getattr(cs, field, None) if cs is not None else None
         return _secret(env_secret(name, f"cities.{slug}.{field}"))
 
-    x_token = own("x_access_token_env")
-    x_token_secret = own("x_access_token_secret_env")
-    mastodon_token = own("mastodon_access_token_env")
-    bluesky_password = own("bluesky_app_password_env")
-    reddit_password = own("reddit_password_env")
-    city_url = cs.mastodon_api_base_url if cs else None
-    city_handle = cs.bluesky_handle if cs else None
-    city_user = cs.reddit_username if cs else None
-    x_ck, x_cs = _secret(settings.x_consumer_key), _secret(settings.x_consumer_secret)
-    r_id, r_secret = settings.reddit_client_id, _secret(settings.reddit_client_secret)
-    x_own = bool(x_token or x_token_secret)
-    mastodon_own = bool(city_url or mastodon_token)
-    bluesky_own = bool(city_handle or bluesky_password)
-    reddit_own = bool(city_user or reddit_password)
-    # an account is taken whole, the city's own or the deployment's, never half of each
+    def whole(mine: tuple[str | None, ...], top: tuple[str | None, ...]) -> tuple[str | None, ...]:
+        # an account is taken whole, the city's own or the deployment's, never half of each
+        return mine if any(mine) or not is_default else top
+
+    x = whole(
+        (own("x_access_token_env"), own("x_access_token_secret_env")),
+        (_secret(settings.x_access_token), _secret(settings.x_access_token_secret)),
+    )
+    mastodon = whole(
+        (cs.mastodon_api_base_url if cs else None, own("mastodon_access_token_env")),
+        (settings.mastodon_api_base_url, _secret(settings.mastodon_access_token)),
+    )
+    bluesky_mine = (cs.bluesky_handle if cs else None, own("bluesky_app_password_env"))
+    bluesky = whole(bluesky_mine, (settings.bluesky_handle, _secret(settings.bluesky_app_password)))
+    pds = (
+        cs.bluesky_pds_url if cs and bluesky is bluesky_mine else None
+    ) or settings.bluesky_pds_url
+    reddit = whole(
+        (cs.reddit_username if cs else None, own("reddit_password_env")),
+        (settings.reddit_username, _secret(settings.reddit_password)),
+    )
     return ReplyAccounts(
-        x=(x_ck, x_cs, x_token, x_token_secret)
-        if x_own or not is_default
-        else (
-            x_ck,
-            x_cs,
-            _secret(settings.x_access_token),
-            _secret(settings.x_access_token_secret),
+        x=(_secret(settings.x_consumer_key), _secret(settings.x_consumer_secret), x[0], x[1]),
+        mastodon=(mastodon[0], mastodon[1]),
+        bluesky=(bluesky[0], bluesky[1], pds),
+        reddit=(
+            settings.reddit_client_id,
+            _secret(settings.reddit_client_secret),
+            reddit[0],
+            reddit[1],
         ),
-        mastodon=(city_url, mastodon_token)
-        if mastodon_own or not is_default
-        else (settings.mastodon_api_base_url, _secret(settings.mastodon_access_token)),
-        bluesky=(
-            (
-                city_handle,
-                bluesky_password,
-                (cs.bluesky_pds_url if cs else None) or settings.bluesky_pds_url,
-            )
-            if bluesky_own or not is_default
-            else (
-                settings.bluesky_handle,
-                _secret(settings.bluesky_app_password),
-                settings.bluesky_pds_url,
-            )
-        ),
-        reddit=(r_id, r_secret, city_user, reddit_password)
-        if reddit_own or not is_default
-        else (r_id, r_secret, settings.reddit_username, _secret(settings.reddit_password)),
     )
 
 
