@@ -32,6 +32,7 @@ from sklearn.linear_model import SGDClassifier
 
 from classifiers import evaluate as ev
 from classifiers.api import SENTIMENTS, URGENCIES
+from classifiers.baseline import PROJECT_SOURCES, naive_tfidf_predict
 from classifiers.features import FEATURE_VERSION, N_FEATURES, RULE_LEVEL, Analysis, Featurizer
 from classifiers.language import FUNCTION_WORDS
 from classifiers.model import (
@@ -377,7 +378,11 @@ def predict_urgency(
 
 
 def evaluate_holdouts(
-    prep: Prepared, seed: int, holdouts: Iterable[tuple[str, str]] = HOLDOUTS
+    prep: Prepared,
+    seed: int,
+    holdouts: Iterable[tuple[str, str]] = HOLDOUTS,
+    *,
+    baseline: bool = True,
 ) -> dict[str, Any]:
     out: dict[str, dict[str, Any]] = {"topic": {}, "sentiment": {}, "urgency": {}}
     for task, name in holdouts:
@@ -417,11 +422,46 @@ def evaluate_holdouts(
             rep["thresholds"] = h.thresholds
         rep["train_rows"] = int(np.sum(train & (prep.labels[task] != "")))
         rep["seconds"] = round(time.perf_counter() - t0, 1)
+        if baseline:
+            rep["naive_tfidf"] = naive_report(prep, task, train, te)
         out[task][name] = rep
         log.info(
             "holdout %s/%s: %s", task, name, {k: v for k, v in rep.items() if k != "per_class"}
         )
     return out
+
+
+def naive_report(prep: Prepared, task: str, train: np.ndarray, te: np.ndarray) -> dict[str, Any]:
+    """The naive TF-IDF reference (``baseline.py``) on the same fold: trained on the fold's rows of
+    the shared data only, scored like the model (topic without a relevance gate: it never says
+    ``none``)."""
+    t0 = time.perf_counter()
+    labels = prep.labels[task]
+    tr = np.flatnonzero(train & (labels != "") & ~np.isin(prep.sources, sorted(PROJECT_SOURCES)))
+    pred = naive_tfidf_predict(
+        [prep.rows[i].text for i in tr], list(labels[tr]), [prep.rows[i].text for i in te]
+    )
+    gold = list(labels[te])
+    if task == "urgency":
+        rep = ev.urgency_report(gold, pred)
+    else:
+        rep = ev.classification_report(
+            gold, pred, [*CIVIC_TOPICS, "none"] if task == "topic" else CLASSES[task]
+        )
+    rep.pop("per_class", None)
+    rep["train_rows"] = len(tr)
+    rep["seconds"] = round(time.perf_counter() - t0, 1)
+    return rep
+
+
+def naive_headline(loso: dict[str, Any]) -> dict[str, float]:
+    """The headline figures of the naive reference, where the folds carry one."""
+    return headline(
+        {
+            task: {name: r["naive_tfidf"] for name, r in units.items() if "naive_tfidf" in r}
+            for task, units in loso.items()
+        }
+    )
 
 
 def headline(loso: dict[str, Any]) -> dict[str, float]:
@@ -502,6 +542,7 @@ def run_training(
             "feedback_rows": len(fb),
         },
         "headline": headline(loso) if loso else {},
+        "naive_tfidf_headline": naive_headline(loso) if loso else {},
         "leave_one_source_out": loso,
         "random_split_10pct": random_split,
         "in_city_sanrafael_20pct": in_city,
@@ -576,7 +617,9 @@ def _in_city_report(prep: Prepared, seed: int) -> dict[str, Any]:
         return {}
     rel, top = fit_head(prep, "relevance", ~test, seed), fit_head(prep, "topic", ~test, seed)
     pred = predict_topics(rel, top, prep.X[te], [prep.analyses[i] for i in te])
-    return ev.classification_report(list(prep.labels["topic"][te]), pred, [*CIVIC_TOPICS, "none"])
+    rep = ev.classification_report(list(prep.labels["topic"][te]), pred, [*CIVIC_TOPICS, "none"])
+    rep["naive_tfidf"] = naive_report(prep, "topic", ~test, te)
+    return rep
 
 
 def train_main(argv: list[str] | None = None) -> int:

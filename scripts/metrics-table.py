@@ -12,39 +12,50 @@ from pathlib import Path
 DEFAULT = Path(__file__).resolve().parent.parent / "classifiers" / "artifacts" / "metrics.json"
 
 
+def _pair(rep: dict, a: str, b: str) -> str:
+    return f"{rep[a]:.3f} / {rep[b]:.3f}" if a in rep and b in rep else "-"
+
+
 def main(path: Path) -> None:
     m = json.loads(path.read_text(encoding="utf-8"))
     rows = sum(m["data"]["rows_per_source"].values())
     print(
         f"From `artifacts/metrics.json` (protocol `{m['evaluation_protocol']}`, seed "
         f"{m['data']['seed']}, {rows:,} rows). Each row: trained without the held-out unit, "
-        "tested on all of it.\n"
+        "tested on all of it. The last column is the naive reference (`baseline.py`: TF-IDF + "
+        "logistic regression on the same fold's shared-data rows, no relevance gate).\n"
     )
-    print("| task | held out | n | metric | value |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| task | held out | n | metric | value | naive TF-IDF |")
+    print("| --- | --- | --- | --- | --- | --- |")
     loso = m["leave_one_source_out"]
     for name, r in loso.get("topic", {}).items():
+        b = r.get("naive_tfidf") or {}
         print(
             f"| topic | {name} | {r['n']} | macro-F1 (relevance gate included) / accuracy | "
-            f"{r['macro_f1']:.3f} / {r['accuracy']:.3f} |"
+            f"{r['macro_f1']:.3f} / {r['accuracy']:.3f} | {_pair(b, 'macro_f1', 'accuracy')} |"
         )
     for name, r in loso.get("sentiment", {}).items():
+        b = r.get("naive_tfidf") or {}
         print(
             f"| sentiment | {name} | {r['n']} | macro-recall / macro-F1 | "
-            f"{r['macro_recall']:.3f} / {r['macro_f1']:.3f} |"
+            f"{r['macro_recall']:.3f} / {r['macro_f1']:.3f} | "
+            f"{_pair(b, 'macro_recall', 'macro_f1')} |"
         )
     for name, r in loso.get("urgency", {}).items():
         for key, label in (("emergency", "emergency"), ("high_or_emergency", "high-or-emergency")):
             e = r[key]
+            b = (r.get("naive_tfidf") or {}).get(key, {})
             print(
                 f"| urgency | {name} | {r['n']} | {label} R / P (support {e['support']}) | "
-                f"{e['recall']:.3f} / {e['precision']:.3f} |"
+                f"{e['recall']:.3f} / {e['precision']:.3f} | {_pair(b, 'recall', 'precision')} |"
             )
     print("\nHeadline (means over the held-out units; topic over San Rafael, Mumbai and NYC):\n")
-    print("| metric | value |")
-    print("| --- | --- |")
+    naive = m.get("naive_tfidf_headline") or {}
+    print("| metric | value | naive TF-IDF |")
+    print("| --- | --- | --- |")
     for k, v in m["headline"].items():
-        print(f"| {k} | {v:.3f} |")
+        nv = f"{naive[k]:.3f}" if k in naive else "-"
+        print(f"| {k} | {v:.3f} | {nv} |")
     rs = m.get("random_split_10pct", {})
     parts = [f"{h} macro-F1 {r['macro_f1']:.3f}" for h, r in rs.items() if "macro_f1" in r]
     if parts:
@@ -54,9 +65,11 @@ def main(path: Path) -> None:
         )
     ic = m.get("in_city_sanrafael_20pct") or {}
     if ic:
+        b = ic.get("naive_tfidf") or {}
         print(
             f"San Rafael seen in training (random 20 % of its reports held out, n={ic['n']}): "
-            f"topic macro-F1 {ic['macro_f1']:.3f}, accuracy {ic['accuracy']:.3f}."
+            f"topic macro-F1 {ic['macro_f1']:.3f}, accuracy {ic['accuracy']:.3f} "
+            f"(naive TF-IDF {_pair(b, 'macro_f1', 'accuracy')})."
         )
 
 

@@ -20,6 +20,7 @@ from classifiers import (
     load_classifier,
     run_training,
 )
+from classifiers.baseline import naive_tfidf_predict
 from classifiers.evaluate import regressions
 from classifiers.language import LanguageDetectorOffline
 from classifiers.model import DEFAULT_ARTIFACT_DIR, CivicClassifier, load_heads, save_heads
@@ -378,6 +379,15 @@ def test_training_smoke(tmp_path: Path) -> None:
     metrics = err.value.metrics
     assert set(metrics["leave_one_source_out"]) == {"topic", "sentiment", "urgency"}
     assert "sanrafael" in metrics["leave_one_source_out"]["topic"]
+    # every held-out unit carries the naive reference, trained without the project's own rows
+    for units in metrics["leave_one_source_out"].values():
+        for rep in units.values():
+            naive = rep["naive_tfidf"]
+            assert naive["n"] == rep["n"]
+            assert 0 < naive["train_rows"] <= rep["train_rows"]
+    assert set(metrics["naive_tfidf_headline"]) == set(metrics["headline"])
+    in_city = metrics["in_city_sanrafael_20pct"]  # empty when the slice has under 20 reports
+    assert not in_city or in_city["naive_tfidf"]["n"] == in_city["n"]
     assert not (out / "model.npz").exists()
 
     marker = "zorblax flibber wibble"
@@ -404,3 +414,16 @@ def test_train_main_cli(tmp_path: Path) -> None:
     )
     assert code == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_naive_baseline_learns_and_degrades_cleanly() -> None:
+    texts = ["pothole on my street", "deep pothole here", "graffiti on the wall", "wall graffiti"]
+    labels = ["pothole", "pothole", "graffiti", "graffiti"]
+    assert naive_tfidf_predict(texts * 3, labels * 3, ["a pothole", "more graffiti"]) == [
+        "pothole",
+        "graffiti",
+    ]
+    assert naive_tfidf_predict(texts, labels, []) == []
+    # one class only, or words all too rare for the vocabulary: still one label per text
+    assert naive_tfidf_predict(texts[:2], labels[:2], ["x", "y"]) == ["pothole", "pothole"]
+    assert len(naive_tfidf_predict(["a b", "c d"], ["p", "q"], ["a", "zzz"])) == 2
