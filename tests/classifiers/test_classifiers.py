@@ -427,3 +427,31 @@ def test_naive_baseline_learns_and_degrades_cleanly() -> None:
     # one class only, or words all too rare for the vocabulary: still one label per text
     assert naive_tfidf_predict(texts[:2], labels[:2], ["x", "y"]) == ["pothole", "pothole"]
     assert len(naive_tfidf_predict(["a b", "c d"], ["p", "q"], ["a", "zzz"])) == 2
+
+
+def test_reconciled_topics_bring_a_city_filing_convention_to_the_taxonomy() -> None:
+    from classifiers.training import RECONCILE_SOURCES, reconciled_topics
+
+    city = RECONCILE_SOURCES[0]
+    rows = []
+    for i in range(30):  # other sources teach the taxonomy
+        rows.append(Row(f"the public trash can is overflowing again {i}", "other", topic="trash"))
+        rows.append(Row(f"someone dumped a couch and a mattress {i}", "other", topic="dumping"))
+    # the city files an overflowing can under dumping; its own dumping report stays dumping
+    rows.append(Row("trash can overflowing at the corner", city, topic="dumping"))
+    rows.append(Row("a couch was dumped next to the overflowing trash can", city, topic="dumping"))
+    # a held-out row of the same city and a row of another source are never touched
+    rows.append(Row("trash can overflowing by the bus stop", city, topic="dumping"))
+    rows.append(Row("trash can overflowing by the library", "other", topic="dumping"))
+    prep = prepare(rows)
+    train = np.ones(len(rows), dtype=bool)
+    train[-2] = False
+    labels, changes = reconciled_topics(prep, train, seed=0)
+    assert labels[-4] == "trash"
+    assert labels[-3] == "dumping"  # its own topic has a keyword ("dumped")
+    assert labels[-2] == "dumping" and labels[-1] == "dumping"
+    assert changes == {("dumping", "trash"): 1}
+    assert prep.labels["topic"][-4] == "dumping"  # the prepared labels (the test labels) stay
+    # nothing of the city in training: nothing to do
+    only_others = np.array([r.source != city for r in rows])
+    assert reconciled_topics(prep, only_others, seed=0)[1] == {}
