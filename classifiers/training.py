@@ -397,11 +397,7 @@ def predict_urgency(
 
 
 def evaluate_holdouts(
-    prep: Prepared,
-    seed: int,
-    holdouts: Iterable[tuple[str, str]] = HOLDOUTS,
-    *,
-    baseline: bool = True,
+    prep: Prepared, seed: int, holdouts: Iterable[tuple[str, str]] = HOLDOUTS
 ) -> dict[str, Any]:
     out: dict[str, dict[str, Any]] = {"topic": {}, "sentiment": {}, "urgency": {}}
     for task, name in holdouts:
@@ -443,8 +439,7 @@ def evaluate_holdouts(
             rep["thresholds"] = h.thresholds
         rep["train_rows"] = int(np.sum(train & (prep.labels[task] != "")))
         rep["seconds"] = round(time.perf_counter() - t0, 1)
-        if baseline:
-            rep["naive_tfidf"] = naive_report(prep, task, train, te)
+        rep["naive_tfidf"] = naive_report(prep, task, train, te)
         out[task][name] = rep
         log.info(
             "holdout %s/%s: %s", task, name, {k: v for k, v in rep.items() if k != "per_class"}
