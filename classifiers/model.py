@@ -355,13 +355,18 @@ class CivicClassifier:
         rel_l = [relevance_decision(p, an) for p, an in zip(p_rel_l, analyses, strict=True)]
         relevant = np.array(rel_l, dtype=bool)
         t_idx = probs["topic"].argmax(axis=1)
+        rows = np.arange(n)
+        t_score = probs["topic"][rows, t_idx]
         for i, an in enumerate(analyses):
             forced_topic = topic_override(an) if an.life_safety else None
             if forced_topic is not None:
-                t_idx[i] = topics.index(forced_topic)
+                # the rule's confidence is what the model leaves to "none of the topics it chose":
+                # overruling a model that was sure of a service topic stays below review
+                j = topics.index(forced_topic)
+                t_score[i] = max(probs["topic"][i, j], 1.0 - t_score[i])
+                t_idx[i] = j
         s_idx = probs["sentiment"].argmax(axis=1)
-        rows = np.arange(n)
-        t_idx_l, t_score_l = t_idx.tolist(), probs["topic"][rows, t_idx].tolist()
+        t_idx_l, t_score_l = t_idx.tolist(), t_score.tolist()
         s_idx_l, s_score_l = s_idx.tolist(), probs["sentiment"][rows, s_idx].tolist()
         urg = self._urgency_batch(probs["urgency"], analyses)
         chosen = {

@@ -50,6 +50,25 @@ def test_life_safety_sets_emergency_outright(clf: CivicClassifier, text: str) ->
     assert p.urgency_score >= 0.8
 
 
+def test_a_life_safety_post_without_a_service_topic_scores_the_rule_not_the_model(
+    clf: CivicClassifier,
+) -> None:
+    texts = [t for t in EMERGENCIES if not analyse(t)[1].keywords]
+    assert len(texts) >= 5
+    probs, _ = clf.probabilities(texts)
+    topics = clf.heads["topic"].classes
+    other = topics.index("other_service")
+    preds = clf.predict(texts)
+    assert sum(p.relevant for p in preds) >= 5
+    for text, p, pt in zip(texts, preds, probs["topic"], strict=True):
+        if not p.relevant:
+            continue
+        assert p.topic == "other_service", text
+        # the model's own choice, overruled, is what the score leaves out
+        assert p.topic_score == pytest.approx(max(pt[other], 1.0 - pt.max()), abs=1e-4), text
+        assert pt[other] <= p.topic_score <= 1.0
+
+
 @pytest.mark.parametrize("text", NOT_FORCED)
 def test_idioms_and_hedged_harm_are_not_forced(text: str) -> None:
     assert analyse(text)[1].life_safety == []
