@@ -6,10 +6,18 @@ is judged on other cities' text: a random split of the same sources flatters it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# Topic labels given blind against TAXONOMY.md to a sample of shared-data rows: each text was read
+# alone, without the dataset's label or any model's output. Rows are named by a hash of their
+# normalised text (``judged_key``), so no text of the shared data is kept here.
+JUDGED_PATH = Path(__file__).resolve().parent / "judged" / "topics.jsonl"
 
 
 def per_class(
@@ -56,6 +64,54 @@ def classification_report(
     }
 
 
+def judged_key(text_key: str) -> str:
+    """The name of a row in the judged sample: a hash of its normalised text."""
+    return hashlib.sha256(text_key.encode("utf-8")).hexdigest()[:16]
+
+
+def load_judged(path: Path = JUDGED_PATH) -> dict[str, tuple[str, bool]]:
+    """``{key: (topic, sure)}`` from a JSONL file of ``{"source", "key", "topic", "sure"}``."""
+    if not path.exists():
+        return {}
+    out: dict[str, tuple[str, bool]] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        d = json.loads(line)
+        if not isinstance(d, dict) or not {"key", "topic"} <= d.keys():
+            raise ValueError(f"{path}:{n}: each line needs a key and a topic")
+        out[str(d["key"])] = (str(d["topic"]), bool(d.get("sure", True)))
+    return out
+
+
+def judged_report(
+    judged: Sequence[tuple[str, bool]],
+    pred: Sequence[str],
+    city: Sequence[str] | None,
+    classes: Sequence[str],
+    min_rows: int = 20,
+) -> dict[str, Any] | None:
+    """Predictions scored against the blind TAXONOMY.md judgement (all rows, and the rows the
+    judgement was sure of), and the dataset's own labels (``city``) scored the same way: where the
+    city's filing conventions and the taxonomy part, they show by how much."""
+    if len(judged) < min_rows:
+        return None
+    gold = [t for t, _ in judged]
+    sure = [i for i, (_, s) in enumerate(judged) if s]
+
+    def score(p: Sequence[str], idx: Sequence[int] | None = None) -> dict[str, Any]:
+        g = gold if idx is None else [gold[i] for i in idx]
+        q = list(p) if idx is None else [p[i] for i in idx]
+        rep = classification_report(g, q, classes)
+        return {k: rep[k] for k in ("n", "accuracy", "macro_f1")}
+
+    out = {"model": score(pred), "model_sure": score(pred, sure)}
+    if city is not None:
+        out["city_labels"] = score(city)
+        out["city_labels_sure"] = score(city, sure)
+    return out
+
+
 def binary_pr(gold: Sequence[bool], pred: Sequence[bool]) -> dict[str, float]:
     g = np.asarray(gold, dtype=bool)
     p = np.asarray(pred, dtype=bool)
@@ -85,6 +141,8 @@ GUARDED: tuple[tuple[str, ...], ...] = (
     ("headline", "emergency_recall"),
     ("headline", "high_or_emergency_recall"),
     ("headline", "high_or_emergency_precision"),
+    # reading by TAXONOMY.md itself, where a city's labels follow its own conventions
+    ("leave_one_source_out", "topic", "sanrafael", "taxonomy_judged", "model", "accuracy"),
 )
 
 

@@ -168,7 +168,17 @@ def _keyword_table(table: dict[str, tuple[str, ...]]) -> dict[tuple[str, ...], s
     return out
 
 
-_KW_TABLE = _keyword_table(lx.TOPIC_KEYWORDS)
+def _shared_keywords(
+    table: dict[tuple[str, ...], str], shared: dict[str, tuple[str, ...]]
+) -> dict[tuple[str, ...], str]:
+    """A phrase of ``shared`` points at all its topics, joined by "+" (``split_shared``)."""
+    for phrase, topics in shared.items():
+        for words, topic in _keyword_table({"+".join(topics): (phrase,)}).items():
+            table[words] = topic
+    return table
+
+
+_KW_TABLE = _shared_keywords(_keyword_table(lx.TOPIC_KEYWORDS), lx.SHARED_TOPIC_KEYWORDS)
 _KW_MAXLEN = max(len(k) for k in _KW_TABLE)
 _KW_FIRST = frozenset(k[0] for k in _KW_TABLE if len(k) > 1)
 _KW_STARTS = frozenset(k[0] for k in _KW_TABLE)
@@ -610,6 +620,17 @@ def match_keywords(words: Sequence[str]) -> list[tuple[str, str]]:
     return hits
 
 
+def split_shared(hits: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """One hit per topic for the phrases of ``SHARED_TOPIC_KEYWORDS`` ("trash+dumping")."""
+    out: list[tuple[str, str]] = []
+    for t, p in hits:
+        if "+" in t:
+            out.extend((x, p) for x in t.split("+"))
+        else:
+            out.append((t, p))
+    return out
+
+
 _PLACE_PREPS = frozenset(lx.PLACE_PREPOSITIONS)
 _PLACE_FILLERS = frozenset(lx.PLACE_FILLERS)
 
@@ -794,7 +815,8 @@ def _scan(text: str) -> tuple[list[list[str]], dict[int, list[str]], list[str], 
         extra.append("_lvl_" + RULE_LEVEL[name])
     if an.rules and not _EMERGENCY_NAMES.isdisjoint(an.rules):
         an.life_safety, an.hedged = life_safety(lowered)
-    for topic, phrase in drop_places(words, match_keywords(words)) + match_cjk_keywords(lowered):
+    hits = split_shared(drop_places(words, match_keywords(words)))
+    for topic, phrase in hits + match_cjk_keywords(lowered):
         an.keywords.append((topic, phrase))
         extra.append("_kw_" + topic)
     an.tokens = words + extra

@@ -506,8 +506,6 @@ TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "street lights",
     ),
     "trash": (
-        "trash",
-        "garbage",
         "recycling",
         "recycle",
         "missed pickup",
@@ -525,7 +523,6 @@ TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "recolección",
         "waste collection",
         "dumpster",
-        "rubbish",
     ),
     "dumping": (
         "dumped",
@@ -1729,6 +1726,14 @@ for _topic, _words in WIDER_TOPIC_KEYWORDS.items():
     MORE_TOPIC_KEYWORDS[_topic] = MORE_TOPIC_KEYWORDS.get(_topic, ()) + _words
 for _topic, _words in MORE_TOPIC_KEYWORDS.items():
     TOPIC_KEYWORDS[_topic] = tuple(dict.fromkeys(TOPIC_KEYWORDS[_topic] + _words))
+
+# Words that name a kind of problem without saying which service it is: each counts for every
+# topic listed. "Garbage" is trash in "garbage not picked up" and dumping in "garbage dumped behind
+# the store" (TAXONOMY.md: trash is pickup and public bins; dumping is dumping and litter), so the
+# other words of the post decide.
+SHARED_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
+    w: ("trash", "dumping") for w in ("trash", "garbage", "rubbish", "basura", "fatra", "rác")
+}
 
 # Chinese has no spaces between words: these keywords are matched as substrings.
 CJK_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {

@@ -559,7 +559,8 @@ def lexicon_matrix(
     col = {c: j for j, c in enumerate(classes)}
     K = np.zeros((len(analyses), len(classes)), dtype=np.float32)
     if head == "relevance":  # any service keyword is evidence of a service request
-        K[:, col["yes"]] = [min(2, len(an.keywords)) for an in analyses]
+        # (a word that names two topics, "garbage", is one piece of evidence)
+        K[:, col["yes"]] = [min(2, len({p for _, p in an.keywords})) for an in analyses]
         return K
     for i, an in enumerate(analyses):
         hits = [t for t, _ in an.keywords] if head == "topic" else [RULE_LEVEL[r] for r in an.rules]

@@ -400,6 +400,7 @@ def evaluate_holdouts(
     prep: Prepared, seed: int, holdouts: Iterable[tuple[str, str]] = HOLDOUTS
 ) -> dict[str, Any]:
     out: dict[str, dict[str, Any]] = {"topic": {}, "sentiment": {}, "urgency": {}}
+    judged = ev.load_judged()
     for task, name in holdouts:
         test = _holdout_mask(prep.rows, name)
         # the same text elsewhere (TweetEval re-uses SemEval tweets) must not leak into training
@@ -428,6 +429,7 @@ def evaluate_holdouts(
             rep["relevance"] = ev.binary_pr(
                 list(prep.labels["relevance"][tr] == "yes"), list(p_rel)
             )
+            _add_judged(rep, prep, te, pred, judged)
         elif task == "sentiment":
             h = fit_head(prep, "sentiment", train, seed)
             pred = [h.classes[int(i)] for i in head_proba(h, prep.X[te]).argmax(axis=1)]
@@ -439,7 +441,7 @@ def evaluate_holdouts(
             rep["thresholds"] = h.thresholds
         rep["train_rows"] = int(np.sum(train & (prep.labels[task] != "")))
         rep["seconds"] = round(time.perf_counter() - t0, 1)
-        rep["naive_tfidf"] = naive_report(prep, task, train, te)
+        rep["naive_tfidf"] = naive_report(prep, task, train, te, judged)
         out[task][name] = rep
         log.info(
             "holdout %s/%s: %s", task, name, {k: v for k, v in rep.items() if k != "per_class"}
@@ -447,7 +449,40 @@ def evaluate_holdouts(
     return out
 
 
-def naive_report(prep: Prepared, task: str, train: np.ndarray, te: np.ndarray) -> dict[str, Any]:
+def _add_judged(
+    rep: dict[str, Any],
+    prep: Prepared,
+    te: np.ndarray,
+    pred: Sequence[str],
+    judged: dict[str, tuple[str, bool]],
+    with_city: bool = True,
+) -> None:
+    """``rep["taxonomy_judged"]``: the topic predictions of the test rows that carry a blind
+    TAXONOMY.md judgement (``evaluate.judged_report``), when there are enough of them."""
+    if not judged:
+        return
+    first: dict[str, int] = {}  # a text repeated in the test rows counts once
+    for j, i in enumerate(te):
+        k = ev.judged_key(_text_key(prep.rows[i].text))
+        if k in judged:
+            first.setdefault(k, j)
+    res = ev.judged_report(
+        [judged[k] for k in first],
+        [pred[j] for j in first.values()],
+        [str(prep.labels["topic"][te[j]]) for j in first.values()] if with_city else None,
+        [*CIVIC_TOPICS, "none"],
+    )
+    if res is not None:
+        rep["taxonomy_judged"] = res
+
+
+def naive_report(
+    prep: Prepared,
+    task: str,
+    train: np.ndarray,
+    te: np.ndarray,
+    judged: dict[str, tuple[str, bool]] | None = None,
+) -> dict[str, Any]:
     """The naive TF-IDF reference (``baseline.py``) on one fold: trained on the fold's labelled rows
     of the shared data (never the project's own examples or corrections), scored like the model
     (topic without a relevance gate: it never says ``none``)."""
@@ -467,6 +502,8 @@ def naive_report(prep: Prepared, task: str, train: np.ndarray, te: np.ndarray) -
             gold, pred, [*CIVIC_TOPICS, "none"] if task == "topic" else CLASSES[task]
         )
     rep.pop("per_class", None)
+    if task == "topic" and judged:
+        _add_judged(rep, prep, te, pred, judged, with_city=False)
     rep["train_rows"] = len(tr)
     rep["seconds"] = round(time.perf_counter() - t0, 1)
     return rep
@@ -480,6 +517,32 @@ def naive_headline(loso: dict[str, Any]) -> dict[str, float]:
             for task, units in loso.items()
         }
     )
+
+
+def judged_summary(loso: dict[str, Any], in_city: dict[str, Any]) -> dict[str, Any]:
+    """Topic against the blind TAXONOMY.md judgement, per unit that has judged rows: accuracy and
+    macro-F1 of the model, of the naive reference and of the dataset's own labels."""
+    units = {f"{name} held out": r for name, r in loso.get("topic", {}).items()}
+    if in_city:
+        units["sanrafael seen in training"] = in_city
+    out: dict[str, Any] = {}
+    for unit, r in units.items():
+        j = r.get("taxonomy_judged")
+        if not j:
+            continue
+        row = {
+            "n": j["model"]["n"],
+            "n_sure": j["model_sure"]["n"],
+            "model": [j["model"]["accuracy"], j["model"]["macro_f1"]],
+            "model_sure": [j["model_sure"]["accuracy"], j["model_sure"]["macro_f1"]],
+        }
+        if "city_labels" in j:
+            row["city_labels"] = [j["city_labels"]["accuracy"], j["city_labels"]["macro_f1"]]
+        nj = r.get("naive_tfidf", {}).get("taxonomy_judged")
+        if nj:
+            row["naive_tfidf"] = [nj["model"]["accuracy"], nj["model"]["macro_f1"]]
+        out[unit] = row
+    return out
 
 
 def headline(loso: dict[str, Any]) -> dict[str, float]:
@@ -570,6 +633,7 @@ def run_training(
         },
         "headline": headline(loso) if loso else {},
         "naive_tfidf_headline": naive_headline(loso) if loso else {},
+        "taxonomy_judged": judged_summary(loso, in_city),
         "leave_one_source_out": loso,
         "random_split_10pct": random_split,
         "in_city_sanrafael_20pct": in_city,
@@ -650,7 +714,9 @@ def _in_city_report(prep: Prepared, seed: int) -> dict[str, Any]:
     top = fit_head(prep, "topic", ~test, seed, labels=reconciled_topics(prep, ~test, seed)[0])
     pred = predict_topics(rel, top, prep.X[te], [prep.analyses[i] for i in te])
     rep = ev.classification_report(list(prep.labels["topic"][te]), pred, [*CIVIC_TOPICS, "none"])
-    rep["naive_tfidf"] = naive_report(prep, "topic", ~test, te)
+    judged = ev.load_judged()
+    _add_judged(rep, prep, te, pred, judged)
+    rep["naive_tfidf"] = naive_report(prep, "topic", ~test, te, judged)
     return rep
 
 

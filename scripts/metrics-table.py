@@ -71,6 +71,25 @@ def main(path: Path) -> None:
             f"topic macro-F1 {ic['macro_f1']:.3f}, accuracy {ic['accuracy']:.3f} "
             f"(naive TF-IDF {_pair(b, 'macro_f1', 'accuracy')})."
         )
+    tj = m.get("taxonomy_judged") or {}
+    if tj:
+        print(
+            "\nTopic against a blind judgement by TAXONOMY.md (`judged/topics.jsonl`; accuracy / "
+            "macro-F1; the last column scores the dataset's own labels against the same "
+            "judgement):\n"
+        )
+        print("| unit | n (sure) | model | model, sure rows | naive TF-IDF | dataset labels |")
+        print("| --- | --- | --- | --- | --- | --- |")
+
+        def fmt(v: list[float] | None) -> str:
+            return f"{v[0]:.3f} / {v[1]:.3f}" if v else "-"
+
+        for unit, r in tj.items():
+            print(
+                f"| {unit} | {r['n']} ({r['n_sure']}) | {fmt(r['model'])} | "
+                f"{fmt(r['model_sure'])} | {fmt(r.get('naive_tfidf'))} | "
+                f"{fmt(r.get('city_labels'))} |"
+            )
 
 
 if __name__ == "__main__":

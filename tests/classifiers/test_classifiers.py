@@ -455,3 +455,49 @@ def test_reconciled_topics_bring_a_city_filing_convention_to_the_taxonomy() -> N
     # nothing of the city in training: nothing to do
     only_others = np.array([r.source != city for r in rows])
     assert reconciled_topics(prep, only_others, seed=0)[1] == {}
+
+
+def test_judged_sample_scores_the_model_and_the_dataset_labels(tmp_path: Path) -> None:
+    from classifiers import evaluate as ev
+    from classifiers.training import _add_judged, _text_key
+
+    texts = [f"garbage piled at corner number {i}" for i in range(24)] + ["Garbage!"] * 3
+    rows = [Row(t, "city", topic="trash") for t in texts]
+    prep = prepare(rows)
+    path = tmp_path / "topics.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "source": "city",
+                    "key": ev.judged_key(_text_key(t)),
+                    "topic": "dumping",
+                    "sure": i % 2 == 0,
+                }
+            )
+            for i, t in enumerate(texts[:-2])  # the repeated text is judged once
+        ),
+        encoding="utf-8",
+    )
+    judged = ev.load_judged(path)
+    assert len(judged) == 25
+    te = np.arange(len(rows))
+    pred = ["dumping"] * 20 + ["trash"] * 7
+    rep: dict = {}
+    _add_judged(rep, prep, te, pred, judged)
+    j = rep["taxonomy_judged"]
+    assert j["model"]["n"] == 25  # a text repeated in the test rows counts once
+    assert j["model"]["accuracy"] == pytest.approx(20 / 25)
+    assert j["model_sure"]["n"] == 13
+    assert j["city_labels"]["accuracy"] == 0.0  # the dataset says trash, the judgement dumping
+    bare: dict = {}
+    _add_judged(bare, prep, te, pred, judged, with_city=False)
+    assert "city_labels" not in bare["taxonomy_judged"]
+    # too few judged rows: nothing reported; a malformed line is an error with its place
+    few: dict = {}
+    _add_judged(few, prep, te[:5], pred[:5], judged)
+    assert "taxonomy_judged" not in few
+    path.write_text('{"key": "x"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="topics.jsonl:1"):
+        ev.load_judged(path)
+    assert ev.load_judged(tmp_path / "missing.jsonl") == {}

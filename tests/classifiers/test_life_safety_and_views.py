@@ -126,7 +126,7 @@ def test_keywords_in_more_languages() -> None:
     ("text", "topics"),
     [
         ("graffiti on the back of a stop sign", ["graffiti"]),
-        ("Trash along the sidewalk on Sonoma Street", ["trash"]),
+        ("Trash along the sidewalk on Sonoma Street", ["trash", "dumping"]),
         ("car parked at the red curb again", ["parking"]),
         ("pothole in front of the park", ["pothole"]),
         ("a couch left on the sidewalk", ["dumping", "dumping"]),
@@ -139,6 +139,32 @@ def test_keywords_in_more_languages() -> None:
 )
 def test_keywords_that_only_say_where_do_not_count(text: str, topics: list[str]) -> None:
     assert [t for t, _ in analyse(text)[1].keywords] == topics
+
+
+@pytest.mark.parametrize(
+    ("text", "topics"),
+    [
+        # "garbage" names both; the rest of the post decides
+        ("garbage dumped behind the store", ["trash", "dumping", "dumping"]),
+        ("garbage not picked up on Elm St", ["trash", "dumping", "trash"]),
+        ("Lots of illegal garbage", ["trash", "dumping"]),
+        ("no recogieron la basura", ["trash", "trash", "dumping"]),
+        # a longer phrase that starts with the word names one topic
+        ("trash cans overflowing at the bus stop", ["trash", "trash"]),
+    ],
+)
+def test_a_word_that_names_two_topics_counts_for_both(text: str, topics: list[str]) -> None:
+    assert [t for t, _ in analyse(text)[1].keywords] == topics
+
+
+def test_a_word_that_names_two_topics_is_one_piece_of_relevance_evidence() -> None:
+    from classifiers.model import lexicon_matrix
+
+    one = lexicon_matrix([analyse("so much garbage")[1]], "relevance", ["no", "yes"])
+    two = lexicon_matrix([analyse("garbage and a pothole")[1]], "relevance", ["no", "yes"])
+    assert one is not None and two is not None
+    assert one[0].tolist() == [0.0, 1.0]
+    assert two[0].tolist() == [0.0, 2.0]
 
 
 def test_relevance_keyword_rule() -> None:
