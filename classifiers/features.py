@@ -1003,6 +1003,26 @@ class Featurizer:
         return code >> 3, -1.0 if code & 1 else 1.0
 
 
+# How a post is written on its platform, not what it is about: an @mention, a link, a hashtag, "!",
+# capitals, "soooo". In the training data the service requests are mostly 311 forms and the
+# other posts mostly tweets, so these tokens teach "a tweet is not a request"; a city's own inbox
+# is all tweets. The relevance and topic heads are trained without them (``token_columns``).
+PLATFORM_STYLE_TOKENS: tuple[str, ...] = (
+    "_mention",
+    "_url",
+    "_hashtag",
+    "_excl",
+    "_elong",
+    "_allcaps",
+)
+
+
+def token_columns(tokens: Iterable[str], n_features: int = N_FEATURES) -> np.ndarray:
+    """The hashed columns of pseudo-tokens (as ``Featurizer`` places them), sorted."""
+    space = _HashSpace(n_features)
+    return np.array(sorted({space.col(t) >> 3 for t in tokens}), dtype=np.int64)
+
+
 @lru_cache(maxsize=4096)
 def readable(token: str) -> str:
     """A token as shown to staff in the console."""

@@ -501,3 +501,40 @@ def test_judged_sample_scores_the_model_and_the_dataset_labels(tmp_path: Path) -
     with pytest.raises(ValueError, match="topics.jsonl:1"):
         ev.load_judged(path)
     assert ev.load_judged(tmp_path / "missing.jsonl") == {}
+
+
+def test_relevance_and_topic_ignore_how_a_post_is_written_on_its_platform() -> None:
+    from classifiers.features import PLATFORM_STYLE_TOKENS, token_columns
+
+    rows = []
+    for i in range(20):
+        # the service requests come as forms, the other posts as tweets: a style cue that would
+        # teach "a tweet is not a request"
+        rows.append(
+            Row(f"pothole on elm street number {i}", "form", topic="pothole", relevant=True)
+        )
+        rows.append(
+            Row(
+                f"@friend sooooo great game tonight!!! https://t.co/abc {i} #win",
+                "tweet",
+                relevant=False,
+                sentiment="positive",
+            )
+        )
+        rows.append(
+            Row(
+                f"@friend WORST GAME EVER!!! noooo https://t.co/xyz {i} #loss",
+                "tweet",
+                relevant=False,
+                sentiment="negative",
+            )
+        )
+    prep = prepare(rows)
+    cols = token_columns(PLATFORM_STYLE_TOKENS)
+    assert len(cols) == len(PLATFORM_STYLE_TOKENS)
+    assert set(cols) <= set(prep.X.indices.tolist())  # the tweets do carry them
+    everything = np.ones(len(rows), dtype=bool)
+    for head in ("relevance", "topic"):
+        assert not fit_head(prep, head, everything, seed=0).W[cols].any(), head
+    # sentiment keeps them: "!!!" and capitals are how people say how they feel
+    assert fit_head(prep, "sentiment", everything, seed=0).W[cols].any()

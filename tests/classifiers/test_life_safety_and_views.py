@@ -59,7 +59,7 @@ def test_a_life_safety_post_without_a_service_topic_scores_the_rule_not_the_mode
     topics = clf.heads["topic"].classes
     other = topics.index("other_service")
     preds = clf.predict(texts)
-    assert sum(p.relevant for p in preds) >= 5
+    assert sum(p.relevant for p in preds) >= 3
     for text, p, pt in zip(texts, preds, probs["topic"], strict=True):
         if not p.relevant:
             continue
