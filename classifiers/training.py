@@ -98,11 +98,11 @@ KW_BOOST = 4.0  # chosen on the leave-one-source-out folds; see README
 # sources whose topic labels are reconciled with TAXONOMY.md for training (``reconciled_topics``);
 # doing the same to Bengaluru's coarse categories lowered Mumbai held out, so only San Rafael
 RECONCILE_SOURCES = ("sanrafael",)
+RECONCILE_MIN_PROBA = 0.5
 # heads trained without the platform-style tokens (``features.PLATFORM_STYLE_TOKENS``): held out,
 # Mumbai's tweets 0.586 -> 0.598 topic macro-F1 (relevance recall 0.68 -> 0.81), the demo corpus
 # 0.727 -> 0.749 topic accuracy, San Rafael level, Bengaluru 0.527 -> 0.512
 STYLE_BLIND_HEADS = ("relevance", "topic")
-RECONCILE_MIN_PROBA = 0.5
 SERVICE_SOURCES = {"sanrafael", "naagarik", "mumbai", "nyc311", "boston311"}
 # CrisisLex T26 events held out by family (``crisislex_t26:<family>``): urgency must carry over to a
 # kind of disaster the model has not seen
