@@ -422,10 +422,13 @@ def predict_urgency(
 
 
 def evaluate_holdouts(
-    prep: Prepared, seed: int, holdouts: Iterable[tuple[str, str]] = HOLDOUTS
+    prep: Prepared,
+    seed: int,
+    holdouts: Iterable[tuple[str, str]] = HOLDOUTS,
+    judged: dict[str, tuple[str, bool]] | None = None,
 ) -> dict[str, Any]:
     out: dict[str, dict[str, Any]] = {"topic": {}, "sentiment": {}, "urgency": {}}
-    judged = ev.load_judged()
+    judged = ev.load_judged() if judged is None else judged
     for task, name in holdouts:
         test = _holdout_mask(prep.rows, name)
         # the same text elsewhere (TweetEval re-uses SemEval tweets) must not leak into training
@@ -628,7 +631,8 @@ def run_training(
     prep = prepare(rows, jobs if jobs is not None else min(2, os.cpu_count() or 1))
     log.info("prepared %d rows in %.1fs", len(rows), time.perf_counter() - t0)
 
-    loso = evaluate_holdouts(prep, seed) if evaluate else {}
+    judged = ev.load_judged() if evaluate else {}
+    loso = evaluate_holdouts(prep, seed, judged=judged) if evaluate else {}
     # final model: all rows; 10 % of them (random) calibrate and give the in-distribution numbers
     everything = np.ones(len(rows), dtype=bool)
     topic_labels, reconciled = reconciled_topics(prep, everything, seed)
@@ -637,7 +641,7 @@ def run_training(
         for h in CLASSES
     }
     random_split = _random_split_report(prep, seed)
-    in_city = _in_city_report(prep, seed) if evaluate else {}
+    in_city = _in_city_report(prep, seed, judged) if evaluate else {}
 
     per_source = Counter(r.source for r in rows)
     metrics: dict[str, Any] = {
@@ -727,7 +731,9 @@ def _random_split_report(prep: Prepared, seed: int) -> dict[str, Any]:
     return out
 
 
-def _in_city_report(prep: Prepared, seed: int) -> dict[str, Any]:
+def _in_city_report(
+    prep: Prepared, seed: int, judged: dict[str, tuple[str, bool]]
+) -> dict[str, Any]:
     """Topic on a random 20 % of San Rafael, trained on everything else (the city is seen): the
     other end of the range from the leave-San-Rafael-out number."""
     rng = np.random.default_rng(seed + 2)
@@ -739,7 +745,6 @@ def _in_city_report(prep: Prepared, seed: int) -> dict[str, Any]:
     top = fit_head(prep, "topic", ~test, seed, labels=reconciled_topics(prep, ~test, seed)[0])
     pred = predict_topics(rel, top, prep.X[te], [prep.analyses[i] for i in te])
     rep = ev.classification_report(list(prep.labels["topic"][te]), pred, [*CIVIC_TOPICS, "none"])
-    judged = ev.load_judged()
     _add_judged(rep, prep, te, pred, judged)
     rep["naive_tfidf"] = naive_report(prep, "topic", ~test, te, judged)
     return rep
