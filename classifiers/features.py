@@ -620,12 +620,14 @@ def match_keywords(words: Sequence[str]) -> list[tuple[str, str]]:
     return hits
 
 
-def split_shared(hits: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """One hit per topic for the phrases of ``SHARED_TOPIC_KEYWORDS`` ("trash+dumping")."""
+def split_shared(hits: list[tuple[str, str]], collection: bool = True) -> list[tuple[str, str]]:
+    """One hit per topic for the phrases of ``SHARED_TOPIC_KEYWORDS`` ("trash+dumping"); without
+    ``collection`` (the post names no pickup, collector, truck or bin: ``COLLECTION_CUES``) a
+    shared garbage word is litter and does not count for trash."""
     out: list[tuple[str, str]] = []
     for t, p in hits:
         if "+" in t:
-            out.extend((x, p) for x in t.split("+"))
+            out.extend((x, p) for x in t.split("+") if collection or x != "trash")
         else:
             out.append((t, p))
     return out
@@ -815,7 +817,9 @@ def _scan(text: str) -> tuple[list[list[str]], dict[int, list[str]], list[str], 
         extra.append("_lvl_" + RULE_LEVEL[name])
     if an.rules and not _EMERGENCY_NAMES.isdisjoint(an.rules):
         an.life_safety, an.hedged = life_safety(lowered)
-    hits = split_shared(drop_places(words, match_keywords(words)))
+    hits = drop_places(words, match_keywords(words))
+    if hits and any("+" in t for t, _ in hits):
+        hits = split_shared(hits, lx.COLLECTION_CUES.search(lowered) is not None)
     for topic, phrase in hits + match_cjk_keywords(lowered):
         an.keywords.append((topic, phrase))
         extra.append("_kw_" + topic)

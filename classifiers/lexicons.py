@@ -1735,6 +1735,18 @@ SHARED_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     w: ("trash", "dumping") for w in ("trash", "garbage", "rubbish", "basura", "fatra", "rác")
 }
 
+# What makes a shared garbage word the collection service (trash) rather than litter (dumping):
+# the post names a pickup, a collector, a truck or a bin. "Garbage not collected for a week" and
+# "the garbage truck skipped us" are trash; "garbage thrown on the road" names none of these, and
+# counts for dumping alone.
+COLLECTION_CUES = _rx(
+    r"\b(?:collect\w*|pick(?:ed|ing|s)?[\s-]*up|pickups?|picker\w*|picked|skipped|missed)\b",
+    r"\b(?:trucks?|vans?|lorr(?:y|ies)|tippers?|vehicles?|autos?|cami[oó]n(?:es)?)\b",
+    r"\b(?:(?:dust|wheelie)?bins?|(?:trash|garbage|rubbish|waste|recycling)\s+cans?|receptacles?)\b",
+    r"\b(?:containers?|contenedor\w*|dumpsters?|over\s?flow\w*|segregat\w*|recycl\w*)\b",
+    r"\b(?:compost\w*|schedul\w*|weekly|door[\s-]to[\s-]door|recog\w*|recolec\w*)\b",
+)
+
 # Chinese has no spaces between words: these keywords are matched as substrings.
 CJK_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     "pothole": ("坑洞", "坑洼", "路面破损", "大坑"),

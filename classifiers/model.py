@@ -357,14 +357,25 @@ class CivicClassifier:
         t_idx = probs["topic"].argmax(axis=1)
         rows = np.arange(n)
         t_score = probs["topic"][rows, t_idx]
-        for i, an in enumerate(analyses):
-            forced_topic = topic_override(an) if an.life_safety else None
-            if forced_topic is not None:
+        trash = topics.index("trash") if "trash" in topics else -1
+        litter: set[int] = set()
+        ruled = {i for i, an in enumerate(analyses) if an.life_safety}
+        ruled.update(np.flatnonzero(t_idx == trash).tolist())
+        for i in sorted(ruled):
+            picked = topics[t_idx[i]]
+            forced_topic = topic_override(analyses[i], picked)
+            if forced_topic is None:
+                continue
+            j = topics.index(forced_topic)
+            if picked == "trash" and forced_topic == "dumping":
+                # the rule only chooses between the two: its confidence is the pair's
+                t_score[i] = probs["topic"][i, j] + t_score[i]
+                litter.add(i)
+            else:
                 # the rule's confidence is what the model leaves to "none of the topics it chose":
                 # overruling a model that was sure of a service topic stays below review
-                j = topics.index(forced_topic)
                 t_score[i] = max(probs["topic"][i, j], 1.0 - t_score[i])
-                t_idx[i] = j
+            t_idx[i] = j
         s_idx = probs["sentiment"].argmax(axis=1)
         t_idx_l, t_score_l = t_idx.tolist(), t_score.tolist()
         s_idx_l, s_score_l = s_idx.tolist(), probs["sentiment"][rows, s_idx].tolist()
@@ -389,6 +400,8 @@ class CivicClassifier:
             ev = evidence[i]
             if is_rel:
                 kw = [f"keyword:{p}" for t, p in an.keywords if t == topics[ti]]
+                if i in litter:
+                    kw.insert(0, "rule:no pickup, collector or bin named (litter, not trash)")
                 ev["topic"] = list(dict.fromkeys(kw[:2] + ev["topic"]))
             else:
                 ev["topic"] = list(ev["relevance"])
@@ -590,10 +603,24 @@ def relevance_decision(p_rel: float, an: Analysis) -> bool:
     return False
 
 
-def topic_override(an: Analysis) -> str | None:
-    """A life-safety post that names no service topic (a gas leak, a fire) is ``other_service``
-    rather than whichever service topic its words lean to."""
-    return "other_service" if an.life_safety and not an.keywords else None
+def topic_override(an: Analysis, chosen: str = "") -> str | None:
+    """The topic a rule puts in place of the model's ``chosen`` one, or None.
+
+    * A life-safety post that names no service topic (a gas leak, a fire) is ``other_service``
+      rather than whichever service topic its words lean to.
+    * ``trash`` is the collection service (TAXONOMY.md: pickup, public bins, bulk items): a post
+      the model puts there that names nothing of it ("garbage thrown on the road": no trash
+      keyword, see ``features.split_shared``) but names litter or dumping is ``dumping``.  The
+      trained model learns "garbage" from cities that file all of it under one category."""
+    if an.life_safety and not an.keywords:
+        return "other_service"
+    if (
+        chosen == "trash"
+        and any(t == "dumping" for t, _ in an.keywords)
+        and not any(t == "trash" for t, _ in an.keywords)
+    ):
+        return "dumping"
+    return None
 
 
 def urgency_decision(
