@@ -113,6 +113,22 @@ def test_news_and_appeals_about_aid_are_not_requests(text: str) -> None:
     assert "aid_request" not in analyse(text)[1].rules, text
 
 
+def test_a_plea_for_aid_is_at_least_high_even_when_the_model_is_sure_it_is_not() -> None:
+    from classifiers.model import DEFAULT_THRESHOLDS, urgency_decision
+
+    classes = ["emergency", "high", "normal", "low"]
+    sure_low = [0.001, 0.009, 0.09, 0.9]
+    j, score, used = urgency_decision(sure_low, ["aid_request"], classes, DEFAULT_THRESHOLDS)
+    assert classes[j] == "high"
+    assert score == pytest.approx(0.01)  # the model's urgent mass: below review, a person checks
+    assert used == ["aid_request"]
+    # other rules leave a sure model alone
+    j, _, used = urgency_decision(
+        sure_low, ["question", "crisis_report"], classes, DEFAULT_THRESHOLDS
+    )
+    assert classes[j] == "low" and used == []
+
+
 def test_keywords_in_more_languages() -> None:
     assert ("pothole", "坑洞") in analyse("Brighton Ave 上有一个很大的坑洞")[1].keywords
     assert [t for t, _ in analyse("Tuyết chưa được dọn trên vỉa hè")[1].keywords] == [
