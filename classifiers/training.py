@@ -400,7 +400,7 @@ def predict_topics(
     p_rel = head_proba(rel, X, analyses)[:, rel.classes.index("yes")]
     p_top = head_proba(top, X, analyses)
     return [
-        (topic_override(an, top.classes[int(p.argmax())]) or top.classes[int(p.argmax())])
+        (topic_override(an, chosen := top.classes[int(p.argmax())]) or chosen)
         if relevance_decision(float(r), an)
         else "none"
         for r, p, an in zip(p_rel, p_top, analyses, strict=True)
