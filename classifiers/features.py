@@ -178,7 +178,10 @@ def _shared_keywords(
     return table
 
 
-_KW_TABLE = _shared_keywords(_keyword_table(lx.TOPIC_KEYWORDS), lx.SHARED_TOPIC_KEYWORDS)
+_NOT_KEYWORD = "-"  # the topic of ``NOT_KEYWORDS``: matched, then dropped
+_KW_TABLE = _shared_keywords(
+    _keyword_table({_NOT_KEYWORD: lx.NOT_KEYWORDS, **lx.TOPIC_KEYWORDS}), lx.SHARED_TOPIC_KEYWORDS
+)
 _KW_MAXLEN = max(len(k) for k in _KW_TABLE)
 _KW_FIRST = frozenset(k[0] for k in _KW_TABLE if len(k) > 1)
 _KW_STARTS = frozenset(k[0] for k in _KW_TABLE)
@@ -615,7 +618,8 @@ def match_keywords(words: Sequence[str]) -> list[tuple[str, str]]:
                 continue
             topic = table.get(tuple(words[i : i + k]))
             if topic is not None:
-                hits.append((topic, " ".join(words[i : i + k])))
+                if topic != _NOT_KEYWORD:
+                    hits.append((topic, " ".join(words[i : i + k])))
                 break
     return hits
 

@@ -1732,8 +1732,16 @@ for _topic, _words in MORE_TOPIC_KEYWORDS.items():
 # the store" (TAXONOMY.md: trash is pickup and public bins; dumping is dumping and litter), so the
 # other words of the post decide.
 SHARED_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
-    w: ("trash", "dumping") for w in ("trash", "garbage", "rubbish", "basura", "fatra", "rác")
+    w: ("trash", "dumping")
+    for w in ("trash", "garbage", "rubbish", "waste", "basura", "fatra", "rác")
 }
+
+# Phrases that start like a keyword and name no service: matched as keywords are (the longest
+# phrase at a word wins) and then dropped. "A waste of money" is no report of waste.
+NOT_KEYWORDS: tuple[str, ...] = tuple(
+    f"waste {w}"
+    for w in ("of", "my", "our", "your", "their", "his", "her", "time", "money", "taxpayer")
+)
 
 # What makes a shared garbage word the collection service (trash) rather than litter (dumping):
 # the post names a pickup, a collector, a truck or a bin. "Garbage not collected for a week" and

@@ -112,7 +112,8 @@ def _plain_keywords(words: list[str]) -> list[tuple[str, str]]:
         for k in range(min(F._KW_MAXLEN, len(words) - i), 0, -1):
             topic = F._KW_TABLE.get(tuple(words[i : i + k]))
             if topic is not None:
-                hits.append((topic, " ".join(words[i : i + k])))
+                if topic != F._NOT_KEYWORD:  # matched, then dropped ("a waste of money")
+                    hits.append((topic, " ".join(words[i : i + k])))
                 break
     return hits
 

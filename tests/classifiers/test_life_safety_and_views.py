@@ -172,6 +172,11 @@ def test_keywords_that_only_say_where_do_not_count(text: str, topics: list[str])
         ("Lots of illegal garbage", ["dumping"]),
         ("Garbage thrown on the road near the school", ["dumping"]),
         ("a robin in the cabin, trash on the porch", ["dumping"]),
+        ("Waste are scattered near the lake", ["dumping"]),
+        ("waste collection truck did not come", ["trash"]),
+        # a phrase that names no service is dropped where it starts like a keyword
+        ("what a waste of money", []),
+        ("a waste of time, the pothole is still there", ["pothole"]),
         # a longer phrase that starts with the word names one topic
         ("trash cans overflowing at the bus stop", ["trash", "trash"]),
     ],
