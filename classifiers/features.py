@@ -624,7 +624,7 @@ def match_keywords(words: Sequence[str]) -> list[tuple[str, str]]:
     return hits
 
 
-def split_shared(hits: list[tuple[str, str]], collection: bool = True) -> list[tuple[str, str]]:
+def split_shared(hits: list[tuple[str, str]], collection: bool) -> list[tuple[str, str]]:
     """One hit per topic for the phrases of ``SHARED_TOPIC_KEYWORDS`` ("trash+dumping"); without
     ``collection`` (the post names no pickup, collector, truck or bin: ``COLLECTION_CUES``) a
     shared garbage word is litter and does not count for trash."""
