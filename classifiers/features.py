@@ -182,6 +182,12 @@ _NOT_KEYWORD = "-"  # the topic of ``NOT_KEYWORDS``: matched, then dropped
 _KW_TABLE = _shared_keywords(
     _keyword_table({_NOT_KEYWORD: lx.NOT_KEYWORDS, **lx.TOPIC_KEYWORDS}), lx.SHARED_TOPIC_KEYWORDS
 )
+# (topic, topic) -> whether they name nothing in common ("trash+dumping" shares with "dumping")
+_KW_APART: dict[tuple[str, str], bool] = {
+    (a, b): not set(a.split("+")) & set(b.split("+"))
+    for a in set(_KW_TABLE.values())
+    for b in set(_KW_TABLE.values())
+}
 _KW_MAXLEN = max(len(k) for k in _KW_TABLE)
 _KW_FIRST = frozenset(k[0] for k in _KW_TABLE if len(k) > 1)
 _KW_STARTS = frozenset(k[0] for k in _KW_TABLE)
@@ -603,12 +609,18 @@ def life_safety(lowered: str) -> tuple[list[str], bool]:
 
 
 def match_keywords(words: Sequence[str]) -> list[tuple[str, str]]:
-    """(topic, phrase) for every topic keyword among the words (longest phrase at each word)."""
+    """(topic, phrase) for every topic keyword among the words (longest phrase at each word).
+
+    A keyword that starts inside a longer one of another topic is part of that one and does not
+    count: "light is out" in "the traffic light is out" is no street light, "signal" in "jumping
+    the signal" no signal fault. One that names a topic of the longer one counts ("sign" in "stop
+    sign", "garbage" in "pile of garbage")."""
     if _KW_STARTS.isdisjoint(words):
         return []
     hits: list[tuple[str, str]] = []
     n = len(words)
     table, lengths = _KW_TABLE, _KW_LENGTHS
+    span_end, span_topic = 0, ""
     for i, w in enumerate(words):
         ks = lengths.get(w)
         if ks is None:
@@ -618,6 +630,10 @@ def match_keywords(words: Sequence[str]) -> list[tuple[str, str]]:
                 continue
             topic = table.get(tuple(words[i : i + k]))
             if topic is not None:
+                if i < span_end and topic != span_topic and _KW_APART.get((topic, span_topic)):
+                    break  # inside a longer keyword of another topic
+                if i + k > span_end:
+                    span_end, span_topic = i + k, topic
                 if topic != _NOT_KEYWORD:
                     hits.append((topic, " ".join(words[i : i + k])))
                 break

@@ -107,14 +107,22 @@ def test_rules_split_into_alternatives_find_the_same(text: str) -> None:
 
 
 def _plain_keywords(words: list[str]) -> list[tuple[str, str]]:
+    counted: list[tuple[int, int, str]] = []  # (start, end, topic) of the keywords that count
     hits = []
     for i in range(len(words)):
         for k in range(min(F._KW_MAXLEN, len(words) - i), 0, -1):
             topic = F._KW_TABLE.get(tuple(words[i : i + k]))
-            if topic is not None:
-                if topic != F._NOT_KEYWORD:  # matched, then dropped ("a waste of money")
-                    hits.append((topic, " ".join(words[i : i + k])))
+            if topic is None:
+                continue
+            covering = [c for c in counted if c[0] < i < c[1]]
+            # inside a longer keyword of another topic (the one reaching furthest, first if tied)
+            outer = max(covering, key=lambda c: (c[1], -c[0]))[2] if covering else topic
+            if not set(outer.split("+")) & set(topic.split("+")):
                 break
+            counted.append((i, i + k, topic))
+            if topic != F._NOT_KEYWORD:  # matched, then dropped ("a waste of money")
+                hits.append((topic, " ".join(words[i : i + k])))
+            break
     return hits
 
 

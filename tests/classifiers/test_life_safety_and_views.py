@@ -185,6 +185,30 @@ def test_a_word_that_names_two_topics_counts_for_both(text: str, topics: list[st
     assert [t for t, _ in analyse(text)[1].keywords] == topics
 
 
+@pytest.mark.parametrize(
+    ("text", "topics"),
+    [
+        # a keyword inside a longer one of another topic is part of that one
+        ("the traffic light is out at Elm and Main", ["signal_sign"]),
+        ("rash riding without helmet, breaking signals", ["traffic_safety"] * 3),
+        ("people jumping the signal at Andheri", ["traffic_safety"]),
+        # a sign that names what it regulates is still a sign
+        ("No Parking sign knocked down", ["signal_sign"] * 3),
+        ("the speed limit sign is missing", ["signal_sign", "signal_sign"]),
+        # one of the same topic, or one the longer keyword shares a topic with, still counts
+        ("stop sign missing", ["signal_sign", "signal_sign"]),
+        ("pile of garbage at the corner", ["dumping", "dumping"]),
+        # single items left out, standing water, festival noise
+        ("Old office chair", ["dumping", "dumping"]),
+        ("several grocery carts on the street", ["dumping"]),
+        ("Water stays stagnant on the road", ["water_sewer"]),
+        ("dhol playing at full volume after midnight", ["noise", "noise"]),
+    ],
+)
+def test_phrases_that_overlap_count_once_for_the_longer(text: str, topics: list[str]) -> None:
+    assert [t for t, _ in analyse(text)[1].keywords] == topics
+
+
 def test_trash_needs_the_collection_service_named() -> None:
     from classifiers.model import topic_override
 
