@@ -1646,6 +1646,9 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "signal jumping",
         "jumped the signal",
         "jumping the signal",
+        "phone while driving",
+        "texting while driving",
+        "drinking and driving",
     ),
     "parking": (
         "blocking the driveway",
@@ -1775,11 +1778,12 @@ SHARED_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 # Phrases that start like a keyword and name no service: matched as keywords are (the longest
-# phrase at a word wins) and then dropped. "A waste of money" is no report of waste.
+# phrase at a word wins) and then dropped. "A waste of money" is no report of waste, and a parking
+# lot is where something else is wrong ("mattress dumped in the city parking lot").
 NOT_KEYWORDS: tuple[str, ...] = tuple(
     f"waste {w}"
     for w in ("of", "my", "our", "your", "their", "his", "her", "time", "money", "taxpayer")
-)
+) + ("parking lot", "parking structure", "parking garage", "parking area")
 
 # What makes a shared garbage word the collection service (trash) rather than litter (dumping):
 # the post names a pickup, a collector, a truck or a bin. "Garbage not collected for a week" and
@@ -1791,6 +1795,8 @@ COLLECTION_CUES = _rx(
     r"\b(?:(?:dust|wheelie)?bins?|(?:trash|garbage|rubbish|waste|recycling)\s+cans?|receptacles?)\b",
     r"\b(?:containers?|contenedor\w*|dumpsters?|over\s?flow\w*|segregat\w*|recycl\w*)\b",
     r"\b(?:compost\w*|schedul\w*|weekly|door[\s-]to[\s-]door|recog\w*|recolec\w*)\b",
+    # left uncleared: "garbage not lifted for days", "no proper garbage removal"
+    r"\b(?:not|never|no|without)\s+(?:\w+\s+){0,2}?(?:clear\w*|cleaned|lift\w*|remov\w*|dispos\w*)",
 )
 
 # Chinese has no spaces between words: these keywords are matched as substrings.

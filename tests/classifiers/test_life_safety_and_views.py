@@ -174,9 +174,16 @@ def test_keywords_that_only_say_where_do_not_count(text: str, topics: list[str])
         ("a robin in the cabin, trash on the porch", ["dumping"]),
         ("Waste are scattered near the lake", ["dumping"]),
         ("waste collection truck did not come", ["trash"]),
+        # garbage left uncleared is the collection service failing; a plea to clear litter is not
+        ("garbage not lifted for three days", ["trash", "dumping"]),
+        ("garbage is kept without clearing", ["trash", "dumping"]),
+        ("garbage thrown on the road, it should be cleared", ["dumping"]),
         # a phrase that names no service is dropped where it starts like a keyword
         ("what a waste of money", []),
         ("a waste of time, the pothole is still there", ["pothole"]),
+        # a parking lot is a place: what is wrong there names the topic
+        ("City Parking Lot, Mission and E St: mattress and misc. junk", ["dumping", "dumping"]),
+        ("car parked across two spaces in the parking lot", ["parking"]),
         # a longer phrase that starts with the word names one topic
         ("trash cans overflowing at the bus stop", ["trash", "trash"]),
     ],
