@@ -313,9 +313,16 @@ AID_REQUEST = Rule(
         + r")\b",
         r"\b(?:asking for|where can (?:i|we) (?:find|get)|help (?:me|us) (?:to )?find)\s+"
         r"(?:a |an |some )?" + _AID + r"\b",
-        r"\b(?:we are|we're|people are|children are|kids are|families are)\s+"
+        r"\b(?:we are|we're|people are|children are|kids are|families are|they are|they're)\s+"
+        r"(?:so |very |still )?"
         r"(?:starving|hungry|thirsty|dying|trapped|homeless|sleeping outside|"
         r"sleeping (?:in the )?(?:street|open))\b",
+        # "I can't find food nor water", "we sleep in the street", "they need something to eat"
+        r"\b(?:we|i)\s+(?:can'?t|cannot|could not|couldn'?t)\s+(?:find|get|buy)\s+"
+        r"(?:any |enough )?(?:" + _AID + r"|anything to eat)\b",
+        r"\b(?:we|i)\s+(?:sleep|slept)\s+(?:in the street|on the street|in the open)\b",
+        r"\bneeds? (?:something|anything) to eat\b",
+        r"\bwe (?:do not|don'?t|did not|didn'?t) (?:have|get|receive) anything\b",
         r"\b(?:do not|don'?t) forget us\b",
         r"\b(?:help|save|rescue) us\b.*\b(?:sos|dying|starving|food|water|tents?|doctor)\b",
         r"\b(?:forgot|forgotten|abandoned) us\b",
@@ -1382,7 +1389,7 @@ RULE_TRIGGERS: dict[str, str] = {
     "dest colla after land muds dera torn hurr typh eart quak tsun storm wild need warn aler "
     "advi watch stay road brid highw airp schoo",
     "aid_request": "food wate drin medi doct nurs tent shel blan resc reli aid assi starv dyin "
-    "trap home slee forg aban sos help hung thir",
+    "trap home slee forg aban sos help hung thir eat anyt",
     "thanks": "thank great well appre graci kudos shout",
     "question": "? ¿",
 }

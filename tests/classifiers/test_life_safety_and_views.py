@@ -91,12 +91,19 @@ AID_REQUESTS = [
     "since the storm we have not received any food or drinking water",
     "Where can I find a tent and food?",
     "Please do not forget us, nothing has come to our shelter",
+    "I am in the camp near the church, I can't find food nor water to drink",
+    "They're hungry, they need something to eat",
+    "My house broke down, I sleep in the street",
+    "we don't have anything please do something for us",
 ]
 NOT_AID_REQUESTS = [
     "Red Cross trucks brought food and water to 2,000 families in the valley",
     "Donate to help the victims: they need blankets and clothes",
     "the water main break on Elm St was fixed this morning",
     "I have no idea when the trash truck comes",
+    "I am so hungry lol where is the pizza",
+    "we sleep outside tonight under the stars, camping trip!",
+    "I can't find parking anywhere near the stadium",
 ]
 
 
