@@ -1790,7 +1790,14 @@ SHARED_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
 NOT_KEYWORDS: tuple[str, ...] = tuple(
     f"waste {w}"
     for w in ("of", "my", "our", "your", "their", "his", "her", "time", "money", "taxpayer")
-) + ("parking lot", "parking structure", "parking garage", "parking area")
+) + (
+    "parking lot",
+    "parking structure",
+    "parking garage",
+    "parking area",
+    "high volume of",  # of traffic, of calls: not music played at high volume
+    "high volumes of",
+)
 
 # What makes a shared garbage word the collection service (trash) rather than litter (dumping):
 # the post names a pickup, a collector, a truck or a bin. "Garbage not collected for a week" and

@@ -217,6 +217,7 @@ def test_a_word_that_names_two_topics_counts_for_both(text: str, topics: list[st
         ("several grocery carts on the street", ["dumping"]),
         ("Water stays stagnant on the road", ["water_sewer"]),
         ("dhol playing at full volume after midnight", ["noise", "noise"]),
+        ("a high volume of traffic and speeding on Elm", ["traffic_safety", "traffic_safety"]),
     ],
 )
 def test_phrases_that_overlap_count_once_for_the_longer(text: str, topics: list[str]) -> None:
