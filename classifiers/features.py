@@ -655,6 +655,7 @@ def split_shared(hits: list[tuple[str, str]], collection: bool) -> list[tuple[st
 
 _PLACE_PREPS = frozenset(lx.PLACE_PREPOSITIONS)
 _PLACE_FILLERS = frozenset(lx.PLACE_FILLERS)
+_PEOPLE = lx.PEOPLE_KEYWORDS
 
 
 def drop_places(words: Sequence[str], hits: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -675,7 +676,7 @@ def drop_places(words: Sequence[str], hits: list[tuple[str, str]]) -> list[tuple
         k = i - 1
         while k >= 0 and i - k <= 5 and words[k] in _PLACE_FILLERS:
             k -= 1
-        is_place = k >= 0 and i - k <= 5 and words[k] in _PLACE_PREPS
+        is_place = k >= 0 and i - k <= 5 and words[k] in _PLACE_PREPS and p not in _PEOPLE
         if i < span_end:  # inside a longer keyword: "sign" in "stop sign", "curb" in "red curb"
             is_place = was_place if t == span_topic else (was_place or is_place)
         else:

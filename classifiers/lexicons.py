@@ -32,6 +32,13 @@ _PERSON = (
 )
 
 # --- urgency: emergency = danger to life now -------------------------------------------------
+# a person shot (not a plan "shot down", a photo "shot in Boston", "someone shot a video")
+_SHOT = (
+    r"\b(?:someone|somebody|guy|man|woman|person|kid|boy|girl|child|teen|people|he|she) "
+    r"(?:just )?(?:(?:got|was|were|has been|have been|been) )?shot\b"
+    r"(?! (?:down|up|at dawn|a|an|the|some|his|her|their|my|our|this|that|it|video|photos?|"
+    r"pictures?|hoops|film)\b)"
+)
 EMERGENCY_RULES: tuple[Rule, ...] = (
     Rule(
         "fire",
@@ -113,6 +120,7 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\bshooting\b(?! (?:a |the |some |my |our )?(?:music )?(?:video|photos?|pictures?|film|movie|hoops|scene|commercial|range|star|guard|pains?|the breeze))",
             r"\bshooter\b",
             r"\bstabb(?:ed|ing)\b",
+            _SHOT,
             r"\bsomeone with a (?:gun|knife)\b",
             r"\b(?:has|with|pulled) a (?:gun|knife)\b",
             r"\b(?:being|getting) (?:attacked|assaulted|robbed|beaten)\b",
@@ -239,7 +247,7 @@ LIFE_SAFETY: tuple[Rule, ...] = (
             r"\bgun ?shots?\b",
             r"\bshooter\b",
             r"\bstabb(?:ed|ing)\b",
-            r"\b(?:someone|somebody|guy|man|person) (?:got |was |has been |been )?shot\b",
+            _SHOT,
             r"\bshooting (?:on|at|in) (?:the |my |our |a )?(?:street|corner|park|block|school|house|building|\w+ (?:st|street|ave))\b",
             r"\bsomeone with a (?:gun|knife)\b",
             r"\b(?:pulled|waving) a (?:gun|knife)\b",
@@ -1478,6 +1486,9 @@ MORE_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "fallen tree",
         "dead tree",
         "tree roots",
+        "oak",
+        "sycamore",
+        "eucalyptus",
         "árboles",
         "pye bwa",
         "cây đổ",
@@ -1611,6 +1622,10 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "wheelie bin",
         "bin is full",
         "bins are full",
+        "not emptied",
+        "leaf collection",
+        "garden waste",
+        "green waste",
     ),
     "noise": (
         "loudspeaker",
@@ -1656,6 +1671,12 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "phone while driving",
         "texting while driving",
         "drinking and driving",
+        "talking on phone",
+        "talking on the phone",
+        "talking on mobile",
+        "opposite direction",
+        "traffic violation",
+        "traffic violations",
     ),
     "parking": (
         "blocking the driveway",
@@ -1672,7 +1693,26 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "abandoned auto",
     ),
     # the watering of parks, medians and open space is park upkeep
-    "parks": ("irrigation", "sprinkler", "sprinklers", "sprinkler head", "drinking fountain"),
+    "parks": (
+        "irrigation",
+        "sprinkler",
+        "sprinklers",
+        "sprinkler head",
+        "drinking fountain",
+        # park furniture and amenities ("picnic table" is no table left out)
+        "picnic table",
+        "ping pong table",
+        "table tennis",
+        "pickleball",
+        "pickleball court",
+        "community garden",
+        "poop bags",
+        "dog poop bags",
+        "dog waste bags",
+        "gazebo",
+        "play structure",
+        "bleachers",
+    ),
     # household items and bagged or piled waste left out: abandoned, not a missed pickup
     "dumping": (
         "tv",
@@ -1698,6 +1738,10 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "bags of garbage",
         "trash bags",
         "garbage bags",
+        "trash bag",
+        "garbage bag",
+        "bag of trash",
+        "bag of garbage",
         "pile of trash",
         "pile of garbage",
         "piles of trash",
@@ -1715,6 +1759,39 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "pallet",
         "pallets",
         "discarded",
+        "table",
+        "table top",
+        "tabletop",
+        "desk",
+        "shelf",
+        "shelves",
+        "shelving",
+        "nightstand",
+        "night stand",
+        "headboard",
+        "cushions",
+        "couch cushions",
+        "rug",
+        "vacuum",
+        "vacuum cleaner",
+        "washing machine",
+        "dryer",
+        "stove",
+        "water heater",
+        "stroller",
+        "suitcase",
+        "luggage",
+        # the way "mattress" is often typed
+        "matress",
+        "mattres",
+        # British English
+        "fly tipping",
+        "fly tipped",
+        "flytipping",
+        "flytipped",
+        "shopping trolley",
+        "abandoned bike",
+        "abandoned bicycle",
     ),
     # a missing or fallen sign, curb paint and lane lines, signal timing and arrows
     "signal_sign": (
@@ -1746,9 +1823,26 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "restripe",
         "restriped",
         "restriping",
+        "signage",
+        "left arrow",
+        "green arrow",
+        "red arrow",
+        "arrow light",
+        "crosswalk signal",
+        "crosswalk button",
+        "push button",
+        "beg button",
     ),
     "streetlight": ("st light", "st lights"),
+    # British English: dog fouling is cleared by street cleansing
+    "street_cleaning": ("dog fouling", "street cleansing"),
+    "sidewalk": ("footway",),
     "pothole": (
+        "hole on the road",
+        "holes on the road",
+        "hole on road",
+        "hole in road",
+        "sink hole",
         "broken road",
         "damaged road",
         "road is damaged",
@@ -1764,6 +1858,8 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "blocked drain",
         "water supply",
         "sewage overflow",
+        "gully",
+        "gullies",
         "stagnant water",
         "water stagnation",
         "water is stagnant",
@@ -1797,6 +1893,12 @@ NOT_KEYWORDS: tuple[str, ...] = tuple(
     "parking area",
     "high volume of",  # of traffic, of calls: not music played at high volume
     "high volumes of",
+    "on the table",  # an offer, not a table left out
+    "off the table",
+    "front desk",
+    "help desk",
+    "public property",  # says who owns the place, not a housing complaint
+    "city property",
 )
 
 # What makes a shared garbage word the collection service (trash) rather than litter (dumping):
@@ -1843,4 +1945,20 @@ PLACE_PREPOSITIONS: tuple[str, ...] = tuple(
 PLACE_FILLERS: tuple[str, ...] = tuple(
     "the a an this that these those my our their his her its of to front back side top corner "  # noqa: SIM905
     "edge middle end base bottom part".split()
+)
+# keywords that name people, never a place: "trash left behind by unhoused residents" is about
+# the people ("by" is the agent here), "garbage near the homeless" too
+PEOPLE_KEYWORDS: frozenset[str] = frozenset(
+    (
+        "homeless",
+        "unhoused",
+        "transient",
+        "transients",
+        "squatters",
+        "indigentes",
+        "sin hogar",
+        "personas sin hogar",
+        "vô gia cư",
+        "san kay",
+    )
 )

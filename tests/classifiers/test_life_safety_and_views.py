@@ -24,6 +24,7 @@ EMERGENCIES = [
     "Ngửi thấy mùi gas rất nặng ở Bowdoin St!! Đã gọi 911.",
     "Mwen pran sant gaz nan lari a!! Tout moun soti nan kay la.",
     "Hudson St 有很大的煤气味，已经打911",
+    "someone just got shot outside the bodega on Blue Hill Ave",
 ]
 
 NOT_FORCED = [
@@ -33,6 +34,8 @@ NOT_FORCED = [
     "Someone is going to get hit by a car at this corner, we need a crosswalk",
     "mi hijo casi fue atropellado en el cruce",
     "the kids are dying to play in the snow",
+    "my idea for a bike lane was shot down again",
+    "someone shot a video of the flooded underpass",
 ]
 
 
@@ -158,6 +161,9 @@ def test_keywords_in_more_languages() -> None:
         ("tree fell in the park", ["tree"]),
         # the place is the problem's own topic: nothing is dropped
         ("broken swing in the park", ["parks", "parks"]),
+        # people are never a place: "by" names who left it
+        ("Piles of trash left behind by unhoused residents", ["dumping", "dumping", "encampment"]),
+        ("needles by the homeless tents", ["encampment"] * 3),
     ],
 )
 def test_keywords_that_only_say_where_do_not_count(text: str, topics: list[str]) -> None:
@@ -218,6 +224,22 @@ def test_a_word_that_names_two_topics_counts_for_both(text: str, topics: list[st
         ("Water stays stagnant on the road", ["water_sewer"]),
         ("dhol playing at full volume after midnight", ["noise", "noise"]),
         ("a high volume of traffic and speeding on Elm", ["traffic_safety", "traffic_safety"]),
+        # furniture left out is dumping; park furniture is the park's
+        ("Two old table tops and a vacuum", ["dumping", "dumping"]),
+        ("matresses on the corner again", ["dumping"]),
+        ("picnic table broken, no dog poop bags", ["parks", "parks", "parks"]),
+        ("ping pong table in the park is cracked", ["parks", "parks"]),
+        # a phrase that names no table left out
+        ("that option is still on the table, ask the front desk", []),
+        # British English
+        ("fly-tipping behind the shops", ["dumping"]),
+        ("bins not emptied again", ["trash", "trash"]),
+        ("dog fouling on the footway", ["street_cleaning"]),
+        ("blocked gully at the junction", ["water_sewer"]),
+        # driving offences and a hole in the road
+        ("bikers coming in the opposite direction, talking on phone", ["traffic_safety"] * 2),
+        ("big hole on the road near the school", ["pothole"]),
+        ("holes in the sidewalk", ["sidewalk"]),
     ],
 )
 def test_phrases_that_overlap_count_once_for_the_longer(text: str, topics: list[str]) -> None:
