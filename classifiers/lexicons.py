@@ -1834,8 +1834,30 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "beg button",
     ),
     "streetlight": ("st light", "st lights"),
-    # British English: dog fouling is cleared by street cleansing
-    "street_cleaning": ("dog fouling", "street cleansing"),
+    # what a sweeper clears from the roadway: leaves, glass, gravel, debris in the street
+    # (British English: dog fouling is cleared by street cleansing)
+    "street_cleaning": (
+        "leaf vacuuming",
+        "leaf removal",
+        "leaf debris",
+        "buildup of leaves",
+        "pile of leaves",
+        "piles of leaves",
+        "leaves on the street",
+        "leaves on the road",
+        "glass on the road",
+        "glass on the street",
+        "glass in the road",
+        "glass in the street",
+        "gravel on the road",
+        "gravel in the street",
+        "debris in the street",
+        "debris on the street",
+        "debris in the road",
+        "debris on the road",
+        "dog fouling",
+        "street cleansing",
+    ),
     "sidewalk": ("footway",),
     "pothole": (
         "hole on the road",

@@ -235,6 +235,9 @@ def test_a_word_that_names_two_topics_counts_for_both(text: str, topics: list[st
         ("fly-tipping behind the shops", ["dumping"]),
         ("bins not emptied again", ["trash", "trash"]),
         ("dog fouling on the footway", ["street_cleaning"]),
+        # what a sweeper clears from the roadway
+        ("a buildup of leaves and glass on the road", ["street_cleaning"] * 2),
+        ("construction debris on the road", ["dumping"]),
         ("blocked gully at the junction", ["water_sewer"]),
         # driving offences and a hole in the road
         ("bikers coming in the opposite direction, talking on phone", ["traffic_safety"] * 2),
