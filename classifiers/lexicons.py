@@ -102,8 +102,8 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\b(?:herid[oa]s?|sangrando|inconsciente|atropellad[oa]|atrapad[oa]s?|ahog[aá]ndose|no respira)\b",
             r"\b(?:injured|trapped) (?:people|persons|residents|victims|children)\b",
             r"\bpeople (?:are )?(?:trapped|stranded on roofs?)\b",
-            r"\b(?:trapped|buried) (?:under|in|beneath) (?:the )?(?:rubble|debris|building|house|car|water)",
-            r"\bunder (?:the )?rubble\b",
+            r"\b(?:trapped|buried) (?:under|in|beneath) (?:the )?(?:rubbles?|debris|building|house|car|water)",
+            r"\bunder (?:the )?rubbles?\b",
             r"\b(?:can'?t|cannot) breathe\b",
             r"\bdying\b",
             r"\bneed(?:s|ed)? (?:a )?(?:medical (?:help|attention|care)|doctor|ambulance|rescue|rescuing)\b",
@@ -233,9 +233,9 @@ LIFE_SAFETY: tuple[Rule, ...] = (
             r"\b(?:not breathing|unconscious|unresponsive|passed out|overdos(?:e|ed|ing)|having a (?:seizure|heart attack)|"
             r"bleeding (?:badly|heavily|everywhere|a lot)|(?:can'?t|cannot) breathe|seriously (?:hurt|injured))\b",
             r"\b(?:trapped|stuck) (?:in|inside|under) (?:the |a |my |our |his |her |their )?(?:car|house|building|elevator|"
-            r"rubble|debris|fire|water|basement|apartment|vehicle)\b",
+            r"rubbles?|debris|fire|water|basement|apartment|vehicle)\b",
             r"\bpeople (?:are )?(?:trapped|stranded on roofs?)\b",
-            r"\bunder (?:the )?rubble\b",
+            r"\bunder (?:the )?rubbles?\b",
             r"\b(?:inconsciente|atropellad[oa]|atrapad[oa]s?|no respira|ahog[aá]ndose)\b",
         ),
     ),
@@ -306,13 +306,30 @@ _AID = (
     r"(?:food|water|drinking water|medicines?|medication|medical (?:care|help|attention)|doctors?|"
     r"nurses?|tents?|shelter|blankets|rescue|relief|aid|assistance)"
 )
+# what may stand between "need" and the thing needed: "we need clean water", "some more food"
+_AID_ADJ = (
+    r"(?:(?:a|an|some|more|urgent|urgently|clean|fresh|pure|potable|safe|basic|emergency|"
+    r"immediate|any|humanitarian|lots of|a lot of|enough)\s+){0,2}"
+)
+_AID_OR_FOOD = r"(?:" + _AID + r"|anything to eat)\b"
 AID_REQUEST = Rule(
     "aid_request",
     "high",
     _rx(
-        r"\b(?:we|i|people here|families)\s+(?:urgently |really |badly |still |desperately )?"
+        r"\b(?:we|i|people here|families|my family|our family|my children|our children|my kids|"
+        r"the population|everyone here)\s+(?:urgently |really |badly |still |desperately )?"
         r"(?:need|needs|lack|are lacking|are in need of|am in need of|beg for|ask for|are asking for)"
-        r"\s+(?:a |an |some |more |urgent )?" + _AID + r"\b",
+        r"\s+" + _AID_ADJ + _AID + r"\b",
+        # "what I need is: food, tent"
+        r"\b(?:we|i) need (?:is|are)\s*:?\s*" + _AID_ADJ + _AID + r"\b",
+        # "please come save me", "come help my family"
+        r"\bcome (?:and )?(?:save|rescue|help) (?:me|us|my family|our family)\b",
+        r"\b(?:please|pls|plz) (?:save|rescue) (?:me|us)\b(?! (?:a|an|some|the|my|our)\b)",
+        r"\b(?:we are|we're) (?:in need|begging)\b",
+        r"\b(?:i am|i'm) (?:in need|begging)\b",
+        # "we have found nothing to eat", "hasn't received anything from the distribution"
+        r"\b(?:found|have|had|got) nothing to eat\b",
+        r"\breceived (?:anything|nothing)\b[^.!?]{0,30}\b(?:distribution|aid|relief|help)\b",
         r"\b(?:we|i)\s+(?:have|had|got|get|received|receive|are getting)\s+(?:no|not any)\s+"
         r"(?:help|" + _AID + r")\b",
         r"\b(?:we|i)\s+(?:do not|don'?t|did not|didn'?t|have not|haven'?t)\s+"
@@ -326,9 +343,22 @@ AID_REQUEST = Rule(
         r"(?:starving|hungry|thirsty|dying|trapped|homeless|sleeping outside|"
         r"sleeping (?:in the )?(?:street|open))\b",
         # "I can't find food nor water", "we sleep in the street", "they need something to eat"
-        r"\b(?:we|i)\s+(?:can'?t|cannot|could not|couldn'?t)\s+(?:find|get|buy)\s+"
-        r"(?:any |enough )?(?:" + _AID + r"|anything to eat)\b",
-        r"\b(?:we|i)\s+(?:sleep|slept)\s+(?:in the street|on the street|in the open)\b",
+        r"\b(?:we|i)\s+(?:can'?t|cannot|could not|couldn'?t)\s+(?:even\s+)?(?:find|get|buy)\s+"
+        + _AID_ADJ
+        + _AID_OR_FOOD,
+        r"\b(?:we|i)\s+(?:am |are )?(?:sleep|slept|sleeping)\s+"
+        r"(?:in the streets?|on the streets?|in the open)\b",
+        # "I live in the street" (not "I live on the street with the pothole")
+        r"\b(?:we|i)\s+(?:am |are )?(?:live|living|lived)\s+(?:in the streets?|on the streets)\b",
+        r"\b(?:we are|we're|i am|i'm) desperate for\s+" + _AID_ADJ + _AID + r"\b",
+        r"\b(?:die|dying) (?:of|from) (?:hunger|thirst)\b",
+        # "I'm sleeping outside with the babies" (not "I'm so hungry lol")
+        r"\b(?:i am|i'm) (?:sleeping outside|sleeping in the streets?|homeless)\b",
+        # "please help us now otherwise we die", "I found no help", "we find no nourishment"
+        r"\b(?:otherwise|or else) (?:we|i) (?:will )?die\b",
+        r"\b(?:we|i|they) (?:find|found|have found) no (?:help|nourishment|drugs|" + _AID + r")\b",
+        r"\b(?:we|they) (?:do not|don'?t|did not|didn'?t) find anything(?: yet| to eat)?(?=\s*[.!]|$)",
+        r"\bsend (?:us|me)\s+" + _AID_ADJ + _AID + r"\b",
         r"\bneeds? (?:something|anything) to eat\b",
         r"\bwe (?:do not|don'?t|did not|didn'?t) (?:have|get|receive) anything\b",
         r"\b(?:do not|don'?t) forget us\b",
@@ -1397,7 +1427,8 @@ RULE_TRIGGERS: dict[str, str] = {
     "dest colla after land muds dera torn hurr typh eart quak tsun storm wild need warn aler "
     "advi watch stay road brid highw airp schoo",
     "aid_request": "food wate drin medi doct nurs tent shel blan resc reli aid assi starv dyin "
-    "trap home slee forg aban sos help hung thir eat anyt",
+    "trap home slee forg aban sos help hung thir eat anyt need save begg noth live livi desp send "
+    "othe else find foun nour drug",
     "thanks": "thank great well appre graci kudos shout",
     "question": "? ¿",
 }

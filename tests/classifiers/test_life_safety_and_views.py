@@ -25,6 +25,7 @@ EMERGENCIES = [
     "Mwen pran sant gaz nan lari a!! Tout moun soti nan kay la.",
     "Hudson St 有很大的煤气味，已经打911",
     "someone just got shot outside the bodega on Blue Hill Ave",
+    "there are 6 people under the rubbles of the school",
 ]
 
 NOT_FORCED = [
@@ -98,6 +99,17 @@ AID_REQUESTS = [
     "They're hungry, they need something to eat",
     "My house broke down, I sleep in the street",
     "we don't have anything please do something for us",
+    "Good evening, when will I get help? We need clean water, food and tents. thanks",
+    "what i need is:food,tent,thanks for your understanding",
+    "Please come save me. We are in Betin",
+    "Today is the 21st day we have found nothing to eat.",
+    "Since the catastrophe the population hasn't received anything from the distribution",
+    "I am pregnant. My house has been destroyed. I am living in the street.",
+    "We are desperate for food and water.",
+    "SEND US A TENT, WE CANNOT FIX IT OURSELVES",
+    "we are hungry please help us now otherwise we die",
+    "THERE ARE MANY VICTIMS BUT THEY DON'T FIND ANYTHING YET.",
+    "I'm sleeping outside with a lot of other people and babies too",
 ]
 NOT_AID_REQUESTS = [
     "Red Cross trucks brought food and water to 2,000 families in the valley",
@@ -107,6 +119,13 @@ NOT_AID_REQUESTS = [
     "I am so hungry lol where is the pizza",
     "we sleep outside tonight under the stars, camping trip!",
     "I can't find parking anywhere near the stadium",
+    "please save me a seat at the budget hearing",
+    "I live on the street with the pothole, when will it be fixed",
+    "we live by the open space and need a lot of street sweeping",
+    "I haven't received anything from the city about my permit",
+    "send me the link to pay the water bill",
+    "I'm trapped in traffic on the bridge again lol",
+    "I don't find anything on your website about permits",
 ]
 
 
