@@ -262,6 +262,12 @@ def test_a_word_that_names_two_topics_counts_for_both(text: str, topics: list[st
         ("bikers coming in the opposite direction, talking on phone", ["traffic_safety"] * 2),
         ("big hole on the road near the school", ["pothole"]),
         ("holes in the sidewalk", ["sidewalk"]),
+        ("huge cave-in on Lake St", ["pothole"]),
+        ("drivers keep running the stop sign at Pine", ["traffic_safety"]),
+        # what says a car is abandoned; bulk items are the collection service
+        ("the car hasn't moved in a month, expired plates", ["parking"] * 2),
+        ("the price hasn't moved", []),
+        ("requesting a bulk pickup", ["trash"]),
     ],
 )
 def test_phrases_that_overlap_count_once_for_the_longer(text: str, topics: list[str]) -> None:
