@@ -1679,6 +1679,11 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "drum beating",
         "high volume",
         "full volume",
+        "revving",
+        "straight pipes",
+        "loud exhaust",
+        "loud muffler",
+        "exhaust noise",
     ),
     "traffic_safety": (
         "wrong way",
@@ -1889,6 +1894,9 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "beg button",
     ),
     "streetlight": ("st light", "st lights"),
+    # wildlife that residents report to animal control
+    "pests": ("coyote", "opossum", "wildlife"),
+    "other_service": ("birth certificate", "death certificate", "marriage license"),
     # what a sweeper clears from the roadway: leaves, glass, gravel, debris in the street
     # (British English: dog fouling is cleared by street cleansing)
     "street_cleaning": (

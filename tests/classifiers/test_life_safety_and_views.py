@@ -264,6 +264,9 @@ def test_a_word_that_names_two_topics_counts_for_both(text: str, topics: list[st
         ("holes in the sidewalk", ["sidewalk"]),
         ("huge cave-in on Lake St", ["pothole"]),
         ("drivers keep running the stop sign at Pine", ["traffic_safety"]),
+        ("motorcycles with straight pipes revving", ["noise", "noise"]),
+        ("coyote attacking pets", ["pests"]),
+        ("I need a copy of my birth certificate", ["other_service"]),
         # what says a car is abandoned; bulk items are the collection service
         ("the car hasn't moved in a month, expired plates", ["parking"] * 2),
         ("the price hasn't moved", []),
