@@ -32,12 +32,12 @@ _PERSON = (
 )
 
 # --- urgency: emergency = danger to life now -------------------------------------------------
-# a person shot (not a plan "shot down", a photo "shot in Boston", "someone shot a video")
+# a person shot (not a plan "shot down", fireworks "shot off", "someone shot a video")
 _SHOT = (
     r"\b(?:someone|somebody|guy|man|woman|person|kid|boy|girl|child|teen|people|he|she) "
     r"(?:just )?(?:(?:got|was|were|has been|have been|been) )?shot\b"
-    r"(?! (?:down|up|at dawn|a|an|the|some|his|her|their|my|our|this|that|it|video|photos?|"
-    r"pictures?|hoops|film)\b)"
+    r"(?! (?:down|up|off|at dawn)\b| (?:\w+ ){0,2}?(?:videos?|photos?|pictures?|film|footage|movie|"
+    r"clip|scene|selfies?|hoops|baskets?|fireworks|breeze|pool|puck)\b)"
 )
 EMERGENCY_RULES: tuple[Rule, ...] = (
     Rule(
@@ -311,6 +311,7 @@ _AID_ADJ = (
     r"(?:(?:a|an|some|more|urgent|urgently|clean|fresh|pure|potable|safe|basic|emergency|"
     r"immediate|any|humanitarian|lots of|a lot of|enough)\s+){0,2}"
 )
+_AID_NAMED = _AID_ADJ + _AID + r"\b"  # "clean water", "lots of aid"
 _AID_OR_FOOD = r"(?:" + _AID + r"|anything to eat)\b"
 AID_REQUEST = Rule(
     "aid_request",
@@ -319,9 +320,9 @@ AID_REQUEST = Rule(
         r"\b(?:we|i|people here|families|my family|our family|my children|our children|my kids|"
         r"the population|everyone here)\s+(?:urgently |really |badly |still |desperately )?"
         r"(?:need|needs|lack|are lacking|are in need of|am in need of|beg for|ask for|are asking for)"
-        r"\s+" + _AID_ADJ + _AID + r"\b",
+        r"\s+" + _AID_NAMED,
         # "what I need is: food, tent"
-        r"\b(?:we|i) need (?:is|are)\s*:?\s*" + _AID_ADJ + _AID + r"\b",
+        r"\b(?:we|i) need (?:is|are)\s*:?\s*" + _AID_NAMED,
         # "please come save me", "come help my family"
         r"\bcome (?:and )?(?:save|rescue|help) (?:me|us|my family|our family)\b",
         r"\b(?:please|pls|plz) (?:save|rescue) (?:me|us)\b(?! (?:a|an|some|the|my|our)\b)",
@@ -350,7 +351,7 @@ AID_REQUEST = Rule(
         r"(?:in the streets?|on the streets?|in the open)\b",
         # "I live in the street" (not "I live on the street with the pothole")
         r"\b(?:we|i)\s+(?:am |are )?(?:live|living|lived)\s+(?:in the streets?|on the streets)\b",
-        r"\b(?:we are|we're|i am|i'm) desperate for\s+" + _AID_ADJ + _AID + r"\b",
+        r"\b(?:we are|we're|i am|i'm) desperate for\s+" + _AID_NAMED,
         r"\b(?:die|dying) (?:of|from) (?:hunger|thirst)\b",
         # "I'm sleeping outside with the babies" (not "I'm so hungry lol")
         r"\b(?:i am|i'm) (?:sleeping outside|sleeping in the streets?|homeless)\b",
@@ -358,7 +359,7 @@ AID_REQUEST = Rule(
         r"\b(?:otherwise|or else) (?:we|i) (?:will )?die\b",
         r"\b(?:we|i|they) (?:find|found|have found) no (?:help|nourishment|drugs|" + _AID + r")\b",
         r"\b(?:we|they) (?:do not|don'?t|did not|didn'?t) find anything(?: yet| to eat)?(?=\s*[.!]|$)",
-        r"\bsend (?:us|me)\s+" + _AID_ADJ + _AID + r"\b",
+        r"\bsend (?:us|me)\s+" + _AID_NAMED,
         r"\bneeds? (?:something|anything) to eat\b",
         r"\bwe (?:do not|don'?t|did not|didn'?t) (?:have|get|receive) anything\b",
         r"\b(?:do not|don'?t) forget us\b",

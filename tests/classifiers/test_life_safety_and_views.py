@@ -25,6 +25,7 @@ EMERGENCIES = [
     "Mwen pran sant gaz nan lari a!! Tout moun soti nan kay la.",
     "Hudson St 有很大的煤气味，已经打911",
     "someone just got shot outside the bodega on Blue Hill Ave",
+    "a guy shot his neighbor on Elm St, police on the way",
     "there are 6 people under the rubbles of the school",
 ]
 
@@ -37,6 +38,8 @@ NOT_FORCED = [
     "the kids are dying to play in the snow",
     "my idea for a bike lane was shot down again",
     "someone shot a video of the flooded underpass",
+    "people shot off fireworks all night on our block",
+    "kids shot fireworks at cars again",
 ]
 
 
