@@ -660,7 +660,9 @@ _PEOPLE = lx.PEOPLE_KEYWORDS
 
 def drop_places(words: Sequence[str], hits: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Keywords that only say where the problem is ("graffiti on the stop sign", "a couch left
-    on the sidewalk") do not count for their topic when another keyword names the problem."""
+    on the sidewalk") do not count for their topic when another keyword names the problem.
+    A keyword that names people (``PEOPLE_KEYWORDS``) is never a place: "left behind by unhoused
+    residents" names who, not where."""
     if len(hits) < 2 or len({t for t, _ in hits}) < 2:
         return hits
     keep: list[tuple[str, str]] = []
