@@ -631,7 +631,8 @@ def urgency_decision(
     life_safety: Sequence[str] = (),
 ) -> tuple[int, float, list[str]]:
     """Emergency first: a life-safety rule makes the post an emergency outright; another danger rule
-    lifts the model's emergency probability unless the model is sure there is no urgency at all;
+    lifts the model's emergency probability unless the model is sure there is no urgency at all
+    (and then too when a ``HIGH_FLOOR_RULES`` plea fired with it);
     then emergency and high are decided on their own thresholds, and a rule of
     ``HIGH_FLOOR_RULES`` (a plea for food, water or shelter) keeps the post at least high."""
     em, hi = classes.index("emergency"), classes.index("high")
@@ -644,8 +645,11 @@ def urgency_decision(
             ["life_safety:" + r for r in life_safety] + fired,
         )
     fired_em = [r for r in rules if r in _EMERGENCY_RULE_NAMES]
+    floor = [r for r in rules if r in HIGH_FLOOR_RULES]
     used: list[str] = []
-    if fired_em and q[em] + q[hi] >= thresholds["emergency_rule"]:
+    # a plea for food, water or shelter has already overruled a model sure of no urgency, so a
+    # danger rule beside it ("we are dying of hunger") lifts the post whatever the model said
+    if fired_em and (floor or q[em] + q[hi] >= thresholds["emergency_rule"]):
         used = fired_em
         q[em] = max(q[em], 0.5 + 0.1 * len(fired_em))
         total = sum(q)
@@ -654,7 +658,6 @@ def urgency_decision(
         return em, q[em], used
     if q[em] + q[hi] >= thresholds["urgent"]:
         return hi, q[em] + q[hi], used
-    floor = [r for r in rules if r in HIGH_FLOOR_RULES]
     if floor:
         # the model's own urgent mass is the score: below review when it disagreed
         return hi, q[em] + q[hi], used + floor

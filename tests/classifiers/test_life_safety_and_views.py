@@ -159,6 +159,13 @@ def test_a_plea_for_aid_is_at_least_high_even_when_the_model_is_sure_it_is_not()
         sure_low, ["question", "crisis_report"], classes, DEFAULT_THRESHOLDS
     )
     assert classes[j] == "low" and used == []
+    # a danger rule beside the plea lifts it even so: "we are dying of hunger"
+    j, _, used = urgency_decision(
+        sure_low, ["person_hurt", "aid_request"], classes, DEFAULT_THRESHOLDS
+    )
+    assert classes[j] == "emergency" and used == ["person_hurt"]
+    j, _, used = urgency_decision(sure_low, ["person_hurt"], classes, DEFAULT_THRESHOLDS)
+    assert classes[j] == "low" and used == []
 
 
 def test_keywords_in_more_languages() -> None:
@@ -277,6 +284,33 @@ def test_a_word_that_names_two_topics_counts_for_both(text: str, topics: list[st
     ],
 )
 def test_phrases_that_overlap_count_once_for_the_longer(text: str, topics: list[str]) -> None:
+    assert [t for t, _ in analyse(text)[1].keywords] == topics
+
+
+@pytest.mark.parametrize(
+    ("text", "topics"),
+    [
+        # the forms a keyword takes in a sentence
+        ("Need sweeping on Elm", ["street_cleaning"]),
+        ("the street was never swept", ["street_cleaning"]),
+        ("a single bin left out", ["trash"]),
+        ("road was repaved but the patch is failing", ["pothole"]),
+        ("please trim the branches", ["tree", "tree"]),
+        ("catch basin not draining", ["water_sewer", "water_sewer"]),
+        ("bed bug in my apartment", ["pests"]),
+        # the trade's own terms
+        ("slurry seal never finished", ["pothole"]),
+        ("delineators knocked down", ["signal_sign"]),
+        ("light shield blown off, too bright at night", ["streetlight", "streetlight"]),
+        ("One of the green lights is out", ["signal_sign"]),
+        ("Wasp nest in the ground by the bench", ["pests"]),
+        ("pay station will not take cards", ["parking"]),
+        # left out: they name another service as often
+        ("traffic backed up for a mile", ["traffic_safety"]),
+        ("the lawn and the grass", []),
+    ],
+)
+def test_a_keyword_counts_in_the_form_a_resident_writes_it(text: str, topics: list[str]) -> None:
     assert [t for t, _ in analyse(text)[1].keywords] == topics
 
 
