@@ -309,6 +309,8 @@ def test_phrases_that_overlap_count_once_for_the_longer(text: str, topics: list[
         ("the patch is sunken, a dip three inches deep", ["pothole"] * 4),
         ("water bubbling up and seeping", ["water_sewer", "water_sewer"]),
         ("the left turn sensor never sees bikes", ["signal_sign", "signal_sign"]),
+        ("profanity on the wall, please paint over it", ["graffiti", "graffiti"]),
+        ("the countdown timer is dark", ["signal_sign"]),
         # left out: they name another service as often
         ("traffic backed up for a mile", ["traffic_safety"]),
         ("the lawn and the grass", []),
