@@ -2042,8 +2042,6 @@ FORM_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     "traffic_safety": ("speeder", "running red light", "running stop sign"),
     "graffiti": ("pintada",),
 }
-for _topic, _words in FORM_TOPIC_KEYWORDS.items():
-    WIDER_TOPIC_KEYWORDS[_topic] = WIDER_TOPIC_KEYWORDS.get(_topic, ()) + _words
 # Words that the labelled rows of more than one city file under one topic, and that name it by
 # TAXONOMY.md: a pothole "patch", a "dip" or "depression" in the road, a "left turn" arrow, water
 # "seeping" or "bubbling" up.
@@ -2104,10 +2102,9 @@ MINED_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     "noise": ("pounding", "cant sleep"),
     "parks": ("soccer", "splash pad"),
 }
-for _topic, _words in MINED_TOPIC_KEYWORDS.items():
-    WIDER_TOPIC_KEYWORDS[_topic] = WIDER_TOPIC_KEYWORDS.get(_topic, ()) + _words
-for _topic, _words in WIDER_TOPIC_KEYWORDS.items():
-    MORE_TOPIC_KEYWORDS[_topic] = MORE_TOPIC_KEYWORDS.get(_topic, ()) + _words
+for _table in (WIDER_TOPIC_KEYWORDS, FORM_TOPIC_KEYWORDS, MINED_TOPIC_KEYWORDS):
+    for _topic, _words in _table.items():
+        MORE_TOPIC_KEYWORDS[_topic] = MORE_TOPIC_KEYWORDS.get(_topic, ()) + _words
 for _topic, _words in MORE_TOPIC_KEYWORDS.items():
     TOPIC_KEYWORDS[_topic] = tuple(dict.fromkeys(TOPIC_KEYWORDS[_topic] + _words))
 
@@ -2137,8 +2134,6 @@ NOT_KEYWORDS: tuple[str, ...] = tuple(
     "off the table",
     "front desk",
     "help desk",
-    "public property",  # says who owns the place, not a housing complaint
-    "city property",
 )
 
 # What makes a shared garbage word the collection service (trash) rather than litter (dumping):
