@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from civic_listener.bench import synthetic_posts
 from models.db import make_engine
 from models.store import CLASSIFICATION, POST
-from models.tables import Reply, ServiceRequest
+from models.tables import ActionOutbox, Reply, ServiceRequest
 from tests.fakes.open311 import FakeOpen311
 from tests.fakes.platform_writes import FakeMastodon
 
@@ -123,6 +123,7 @@ LAUNCH = (
 )
 CASES = ServiceRequest.__table__  # type: ignore[attr-defined]
 REPLY = Reply.__table__  # type: ignore[attr-defined]
+ACTIONS = ActionOutbox.__table__  # type: ignore[attr-defined]
 
 
 def _acting_rows(n: int) -> list[dict[str, Any]]:
@@ -171,6 +172,8 @@ def _acting_left(engine: sa.Engine) -> int:
         sa.select(sa.func.count()).where(POST.c.classified_at.is_(None)),
         sa.select(sa.func.count()).where(CASES.c.status.in_(("queued", "filing"))),
         sa.select(sa.func.count()).where(REPLY.c.state.in_(("approved", "sending"))),
+        # labelled posts whose acting hooks have not run yet: their cases are still to come
+        sa.select(sa.func.count()).select_from(ACTIONS),
     ]
     try:
         with engine.connect() as conn:
@@ -228,6 +231,13 @@ def test_sigkill_while_filing_and_replying_files_and_sends_once(tmp_path: Path) 
                         .where(table.c.id == rid)
                         .values(updated_at=at - timedelta(minutes=11))
                     )
+            # and the acting hooks the killed process did not finish are due again
+            for rid, at in conn.execute(sa.select(ACTIONS.c.id, ACTIONS.c.next_attempt_at)).all():
+                conn.execute(
+                    ACTIONS.update()
+                    .where(ACTIONS.c.id == rid)
+                    .values(next_attempt_at=at - timedelta(minutes=11))
+                )
         restarted = subprocess.Popen(
             cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
