@@ -2175,11 +2175,14 @@ CJK_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
 # the fillers between: "on the back of a stop sign") names the place of the problem
 PLACE_PREPOSITIONS: tuple[str, ...] = tuple(
     "on in at along near by behind beside next across onto into under over outside around "  # noqa: SIM905
-    "against from off".split()
+    "against from off "
+    # Spanish: "basura en la banqueta", "un sofá junto al parque"
+    "en sobre junto cerca frente enfrente detrás detras bajo debajo encima afuera fuera".split()
 )
 PLACE_FILLERS: tuple[str, ...] = tuple(
     "the a an this that these those my our their his her its of to front back side top corner "  # noqa: SIM905
-    "edge middle end base bottom part".split()
+    "edge middle end base bottom part "
+    "el la los las un una del al de mi mis nuestra nuestro esta este esa ese lado esquina medio".split()
 )
 # keywords that name people, never a place: "trash left behind by unhoused residents" is about
 # the people ("by" is the agent here), "garbage near the homeless" too

@@ -193,6 +193,9 @@ def test_keywords_in_more_languages() -> None:
         # people are never a place: "by" names who left it
         ("Piles of trash left behind by unhoused residents", ["dumping", "dumping", "encampment"]),
         ("needles by the homeless tents", ["encampment"] * 3),
+        # and in Spanish
+        ("Tiraron un colchón y muebles en la banqueta", ["dumping"] * 3),
+        ("Hay una plaga de ratas en el parque", ["pests", "pests"]),
     ],
 )
 def test_keywords_that_only_say_where_do_not_count(text: str, topics: list[str]) -> None:
