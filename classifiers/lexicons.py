@@ -1949,7 +1949,7 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
 # "backed up" (traffic as often as sewers), "plates", "quarters", "bees", "faucet" (a park's
 # restroom), "dump yard" and "dumpsite" (filed as trash and as dumping).
 FORM_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "street_cleaning": ("sweeping", "swept", "sweeped"),
+    "street_cleaning": ("sweeping", "sweeped"),
     "pothole": (
         "repaved",
         "repaving",
@@ -2036,7 +2036,7 @@ FORM_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     ),
     "encampment": ("drug paraphernalia", "squatter", "jeringa"),
     "trash": ("bin", "composting", "not collect"),
-    "snow_ice": ("road salt", "salt truck", "salting", "shovelling", "ploughed"),
+    "snow_ice": ("road salt", "salt truck", "shovelling", "ploughed"),
     "tree": ("trim", "trimmed", "pruned"),
     "noise": ("firework", "fire cracker", "drumming", "straight pipe", "loud neighbor"),
     "traffic_safety": ("speeder", "running red light", "running stop sign"),
@@ -2100,7 +2100,7 @@ MINED_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     "dumping": ("cardboard", "cart"),
     "trash": ("segregation", "collector", "collectors", "disposal", "bulk"),
     "noise": ("pounding", "cant sleep"),
-    "parks": ("soccer", "splash pad"),
+    "parks": ("soccer",),
 }
 for _table in (WIDER_TOPIC_KEYWORDS, FORM_TOPIC_KEYWORDS, MINED_TOPIC_KEYWORDS):
     for _topic, _words in _table.items():

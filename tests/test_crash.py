@@ -222,22 +222,20 @@ def test_sigkill_while_filing_and_replying_files_and_sends_once(tmp_path: Path) 
         # the restart comes after the claim leases ran out (time passes; the test does not
         # wait): rows the killed process held are checked against the fakes, not redone
         with engine.begin() as conn:
-            for table, col, held in ((CASES, "status", "filing"), (REPLY, "state", "sending")):
-                for rid, at in conn.execute(
-                    sa.select(table.c.id, table.c.updated_at).where(table.c[col] == held)
-                ).all():
+            # (table, the time its claim or retry is due by, the rows the killed process held);
+            # the acting hooks it did not finish count too
+            held = (
+                (CASES, CASES.c.updated_at, CASES.c.status == "filing"),
+                (REPLY, REPLY.c.updated_at, REPLY.c.state == "sending"),
+                (ACTIONS, ACTIONS.c.next_attempt_at, sa.true()),
+            )
+            for table, at_col, where in held:
+                for rid, at in conn.execute(sa.select(table.c.id, at_col).where(where)).all():
                     conn.execute(
                         table.update()
                         .where(table.c.id == rid)
-                        .values(updated_at=at - timedelta(minutes=11))
+                        .values({at_col.name: at - timedelta(minutes=11)})
                     )
-            # and the acting hooks the killed process did not finish are due again
-            for rid, at in conn.execute(sa.select(ACTIONS.c.id, ACTIONS.c.next_attempt_at)).all():
-                conn.execute(
-                    ACTIONS.update()
-                    .where(ACTIONS.c.id == rid)
-                    .values(next_attempt_at=at - timedelta(minutes=11))
-                )
         restarted = subprocess.Popen(
             cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
