@@ -10,7 +10,9 @@ of pending posts is only *read* and sent to the worker process; its labels are s
 a transaction that claims the posts again (:func:`models.store.still_pending`): a post
 labelled or claimed elsewhere meanwhile is skipped, one whose text changed (its author
 deleted it) is read again. Nothing is written while a batch is in flight, so a crash then
-loses nothing either, and no post is labelled twice.
+loses nothing either, and no post is labelled twice. The posts in flight are claimed
+(:class:`civic_listener.leases.LabelClaims`, locks that die with the process), so another
+worker's labeller reads the next ones instead of computing the same labels again.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sqlalchemy.engine import Engine
 from civic_listener import __version__, actions
 from civic_listener.cities import CityDirectory, CityInfo
 from civic_listener.labeller import Labelled, Labeller, restart_after_failure
+from civic_listener.leases import LabelClaims
 from civic_listener.routing import STATE_QUEUE
 from classifiers.api import Classifier, Prediction
 from listener.base import Deletion, Item, PostIn, Quarantined
@@ -105,6 +108,8 @@ class Pipeline:
         # labels the shared classifier's batches in another process while this one stores
         self.background = background
         self._inflight: dict[int, _InFlight] = {}
+        # the posts in flight, claimed so that other workers' labellers do not take them too
+        self.claims = LabelClaims(engine)
         self._own_share = 0.0  # of each batch labelled here, not in the background
         self._last_wait: float | None = None
 
@@ -328,11 +333,7 @@ class Pipeline:
             if budget is not None:
                 wanted = min(wanted, budget - done - (len(inflight.batch) if inflight else 0))
             if wanted > 0:
-                exclude = skipped | set(inflight.ids) if inflight else skipped
-                with self.engine.connect() as conn:
-                    batch = pending_posts(
-                        conn, city_id=city.id, limit=wanted, exclude=exclude, lock=False
-                    )
+                batch = self._claim_pending(city, wanted, inflight, skipped)
                 if batch:
                     sent = self._send(batch)
             changed = 0
@@ -349,6 +350,25 @@ class Pipeline:
             if leave:
                 self._inflight[city.id] = inflight
                 return done
+
+    def _claim_pending(
+        self, city: CityInfo, wanted: int, inflight: _InFlight | None, skipped: set[int]
+    ) -> list[tuple[int, str]]:
+        """Read up to ``wanted`` pending posts and claim them for this worker
+        (:class:`~civic_listener.leases.LabelClaims`); those another worker has in flight
+        join ``skipped`` and the next ones are read instead."""
+        held = set(inflight.ids) if inflight else set()
+        while True:
+            with self.engine.connect() as conn:
+                batch = pending_posts(
+                    conn, city_id=city.id, limit=wanted, exclude=skipped | held, lock=False
+                )
+            if not batch:
+                return []
+            got = self.claims.claim([pid for pid, _ in batch])
+            skipped.update(pid for pid, _ in batch if pid not in got)
+            if got:
+                return [(pid, text) for pid, text in batch if pid in got]
 
     def _send(self, batch: list[tuple[int, str]]) -> _InFlight:
         """Send the batch to the background labeller, but for the share this process labels
@@ -385,17 +405,22 @@ class Pipeline:
             remote, remote_seconds = classifier.predict(texts[:split]), 0.0
         self._balance(len(texts), inflight.own, asked - started, split, remote_seconds, asked)
         predictions = [*remote, *own]
-        with self.engine.begin() as conn:
-            lock_for_write(conn)
-            current = still_pending(conn, city_id=city.id, post_ids=inflight.ids)
-            keep = [
-                i for i, (pid, text) in enumerate(inflight.batch) if current.get(pid, _GONE) == text
-            ]
-            ids = [inflight.batch[i][0] for i in keep]
-            outbox = None
-            if ids:
-                self._store(conn, city, classifier, ids, [predictions[i] for i in keep])
-                outbox = self._record_actions(conn, city, ids)
+        try:
+            with self.engine.begin() as conn:
+                lock_for_write(conn)
+                current = still_pending(conn, city_id=city.id, post_ids=inflight.ids)
+                keep = [
+                    i
+                    for i, (pid, text) in enumerate(inflight.batch)
+                    if current.get(pid, _GONE) == text
+                ]
+                ids = [inflight.batch[i][0] for i in keep]
+                outbox = None
+                if ids:
+                    self._store(conn, city, classifier, ids, [predictions[i] for i in keep])
+                    outbox = self._record_actions(conn, city, ids)
+        finally:  # stored (or still pending, for any worker to take)
+            self.claims.release(inflight.ids)
         self._act(city, ids, outbox)
         return ids, [pid for pid in inflight.ids if pid not in current]
 
@@ -429,6 +454,7 @@ class Pipeline:
     def close(self) -> None:
         """Stop the background labeller (what is in flight stays pending in the database)."""
         self._inflight.clear()
+        self.claims.close()
         if self.background is not None:
             self.background.close()
 

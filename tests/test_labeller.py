@@ -214,6 +214,68 @@ def test_background_and_inline_workers_share_a_backlog_postgres(
         b.close()
 
 
+class _Recording(ThreadLabeller):
+    """A thread labeller that notes every text it was sent."""
+
+    def __init__(self, classifier: Any) -> None:
+        super().__init__(classifier)
+        self.sent: list[str] = []
+
+    def submit(self, texts: Sequence[str]) -> Future[Labelled]:
+        self.sent.extend(texts)
+        return super().submit(texts)
+
+
+def _two_background_workers(url: str, tmp_path: Path) -> None:
+    a, b = _both(url, tmp_path)
+    try:
+
+        def ingest(name: str, rows: list[dict[str, Any]]) -> None:
+            path = write_jsonl(tmp_path / name, rows)
+            a.pipeline.ingest(
+                "replay", list(ReplaySource("replay", path).iter_items(None, threading.Event()))
+            )
+
+        ingest("r.jsonl", [post(i, f"pothole {i}") for i in range(120)])
+        for s in (a, b):
+            _background(s, _Recording(s.classifier))
+        assert a.pipeline.classify_pending(limit=50, leave_in_flight=True) == 0
+        in_flight = set(a.pipeline.background.sent)
+        assert len(in_flight) == 50
+        # the other worker's labeller is sent the next posts, not the ones in flight
+        assert b.pipeline.classify_pending() == 70
+        assert not in_flight & set(b.pipeline.background.sent)
+        assert len(b.pipeline.background.sent) == 70
+        assert a.pipeline.classify_pending() == 50  # stored, and the claims let go
+        assert _pending(a) == 0
+        assert set(_labels_per_post(a).values()) == {1}
+
+        # a worker that dies with a batch in flight blocks nobody
+        ingest("s.jsonl", [post(i, f"trash {i}") for i in range(200, 230)])
+        assert a.pipeline.classify_pending(leave_in_flight=True) == 0
+        assert b.pipeline.classify_pending() == 0  # all 30 are in a's labeller
+        a.pipeline.claims.close()  # what the process's death does to its locks
+        a.pipeline._inflight.clear()
+        assert b.pipeline.classify_pending() == 30
+        assert _pending(a) == 0
+    finally:
+        a.close()
+        b.close()
+
+
+def test_two_background_workers_do_not_label_the_same_posts_sqlite(
+    db_url: str, tmp_path: Path
+) -> None:
+    _two_background_workers(db_url, tmp_path)
+
+
+@pytest.mark.postgres
+def test_two_background_workers_do_not_label_the_same_posts_postgres(
+    pg_url: str, tmp_path: Path
+) -> None:
+    _two_background_workers(pg_url, tmp_path)
+
+
 def test_bulk_writes_store_what_core_stores(services: Services) -> None:
     now = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
     rows: list[dict[str, Any]] = [
