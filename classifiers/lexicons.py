@@ -31,6 +31,30 @@ _PERSON = (
     r"persona|hombre|mujer|niñ[oa]s?|alguien|señor[a]?)"
 )
 
+# Patterns that are specific enough for both the danger rules and the life-safety rules below
+# a person struck by a vehicle, named as the one hit ("hit a pedestrian", "ran over a kid")
+_HIT_PERSON = r"\b(?:hit|struck|ran over|mowed down) (?:a|an) " + _PERSON + r"\b"
+_CPR = r"\b(?:doing|giving|performing|starting|started|administering|needs?|needed) cpr\b"
+# a person lying still: "on the ground not moving", "person in a tent not moving"
+_NOT_MOVING = (
+    r"\b(?:on the (?:ground|floor|sidewalk|street|road|pavement)|lying|laying|collapsed|slumped|"
+    r"in (?:a|the|his|her) (?:tent|car|doorway))\b[^.!?]{0,30}\bnot (?:moving|responding|breathing)\b"
+)
+# a vehicle in flood water, or someone still inside one
+_FLOOD_TRAPPED = (
+    r"\b(?:car|vehicle|bus|truck|van)s? (?:is |are |got )?(?:stuck|stalled|trapped|submerged|floating) "
+    r"in (?:the |a )?(?:flooded \w+|flood\w*|(?:high |deep |rising )?water)\b",
+    r"\b(?:flood\w*|water)\b[^.!?]{0,80}\b(?:someone|somebody|people|person|driver|kids?)(?:'s| is| are)? "
+    r"(?:still )?(?:inside|in there|trapped)\b",
+)
+# sparks from power lines ("limbs touching the power lines, sparks when it's windy")
+_LINE_SPARKS = (
+    r"\b(?:power|electric(?:al)?|utility) (?:lines?|wires?)\b[^.!?]{0,60}\bspark\w*",
+    r"\bspark\w*[^.!?]{0,60}\b(?:power|electric(?:al)?|utility) (?:lines?|wires?)\b",
+)
+# a fire in a camp (a fire "hazard" or "risk" is not one)
+_CAMP_FIRE = r"\b(?:encampment|tent)s? (?:is |was )?(?:on )?fire\b(?! (?:hazard|risk|danger|pit|ring))"
+
 # --- urgency: emergency = danger to life now -------------------------------------------------
 # a person shot (not a plan "shot down", fireworks "shot off", "someone shot a video")
 _SHOT = (
@@ -47,6 +71,7 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\b(?:house|building|apartment|car|truck|brush|grass|kitchen|electrical|structure|"
             r"dumpster|garage|trash)\s+fire\b",
             r"\bon fire\b",
+            _CAMP_FIRE,
             r"\bflames?\b",
             r"\b(?:is|are|was|it'?s)\s+burning\b",
             r"\bsmoke (?:is )?(?:coming|pouring|billowing|everywhere)",
@@ -87,6 +112,7 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\bdown(?:ed)? (?:power |electric(?:al)? )?(?:lines?|wires?)\b",
             r"\bwires? (?:are |is )?(?:down|sparking|on the (?:ground|road|street))",
             r"\bsparking\b|\bsparks? (?:coming|flying)\b",
+            *_LINE_SPARKS,
             r"\bcables? (?:eléctricos? )?(?:caídos?|en el suelo)\b",
         ),
     ),
@@ -109,6 +135,10 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\bneed(?:s|ed)? (?:a )?(?:medical (?:help|attention|care)|doctor|ambulance|rescue|rescuing)\b",
             r"\bsend (?:an )?ambulance\b",
             r"\bseriously (?:hurt|injured|wounded)\b",
+            _HIT_PERSON,
+            _CPR,
+            _NOT_MOVING,
+            *_FLOOD_TRAPPED,
         ),
     ),
     Rule(
@@ -203,6 +233,7 @@ LIFE_SAFETY: tuple[Rule, ...] = (
             r"\bsmoke (?:is )?(?:coming|pouring|billowing) (?:out|from)\b",
             r"\bcaught fire\b",
             r"\bfire spreading\b",
+            _CAMP_FIRE,
             r"\bdeck is burning\b",
             r"\bincendio\b",
             r"\bse (?:est[aá] )?quemando\b",
@@ -221,6 +252,7 @@ LIFE_SAFETY: tuple[Rule, ...] = (
             r"\bwires? (?:are |is )?(?:down|sparking|on the (?:ground|road|street))",
             r"\b(?:wires?|transformer|pole|outlet|line)s? (?:is |are )?(?:sparking|arcing|exploded|blew)",
             r"\bsparks? (?:coming|flying)\b",
+            *_LINE_SPARKS,
             r"\bcables? (?:eléctricos? )?(?:caídos?|en el suelo)\b",
         ),
     ),
@@ -228,6 +260,10 @@ LIFE_SAFETY: tuple[Rule, ...] = (
         "person_hurt",
         "emergency",
         _rx(
+            _HIT_PERSON,
+            _CPR,
+            _NOT_MOVING,
+            *_FLOOD_TRAPPED,
             r"\b(?:hit by an? (?:car|truck|bus|van|vehicle|driver)|got hit by|was hit by|struck by an? (?:car|truck|bus|vehicle)|"
             r"run over|hit and run)\b",
             r"\b(?:not breathing|unconscious|unresponsive|passed out|overdos(?:e|ed|ing)|having a (?:seizure|heart attack)|"
@@ -295,9 +331,28 @@ LIFE_SAFETY: tuple[Rule, ...] = (
 )
 HEDGE = _rx(
     r"\b(?:almost|nearly|casi|before (?:a|an|some|someone|somebody|the)|until someone|how many more|could|might|would|"
-    r"will|going to|gonna|about to|waiting for|if|afraid|worried|risk of|someday|one day|un d[ií]a)\b",
+    r"will|may|going to|gonna|about to|waiting for|if|afraid|worried|risk of|someday|one day|un d[ií]a)\b",
 )
 HEDGEABLE: frozenset[str] = frozenset(["person_hurt", "violence"])
+
+# --- relevance: thanks for a job done that asks for nothing more is praise (TAXONOMY.md: none),
+# whatever service it names: "thank you to the crew that fixed the pothole on Lawrence so fast!!"
+# A post that goes on ("... but there's another one", "still", "please", a question) or asks for
+# the job ("needs to be cleared, thanks") stays a request.
+THANKS = _rx(
+    r"\b(?:thank(?:s| you)|thx|shout ?out|kudos|props to|hats off|great job|good job|well done|"
+    r"nice work|great work|appreciate)\b"
+)
+JOB_DONE = _rx(
+    r"\b(?:fixed|repaired|filled|patched|cleared|plowed|ploughed|removed|picked up|collected|"
+    r"replaced|restored|cleaned up|resolved|repaved|resurfaced|took care of|taken care of|trimmed|"
+    r"swept|painted over|back on)\b"
+)
+STILL_WANTED = _rx(
+    r"\b(?:but|still|another|again|also|please|pls|plz|kindly|can|could|would|will|when|if|"
+    r"however|yet|except|not|no|never|need|needs|needed|be|should|must|want|wants|request|"
+    r"requesting|report|ask|asks|asking)\b|n't\b|\?"
+)
 
 # --- urgency: high = a hazard needing same-day action ----------------------------------------
 # a person asking for the necessities of survival (food, water, shelter, a doctor) or saying they
@@ -946,7 +1001,6 @@ TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "illegal unit",
     ),
     "other_service": (
-        "permit",
         "license",
         "question about",
         "information about",
@@ -1399,7 +1453,7 @@ RULE_TRIGGERS: dict[str, str] = {
     "gas_leak": "gas smel odor odou olor fuga carbo huel sant gaz mono co",
     "live_wire": "live powe elec util wire spar cabl line",
     "person_hurt": "hurt inju blee uncon breat colla unres trap stuc drow hit struc overd seiz heart "
-    "buri rubb dyin need send seri "
+    "buri rubb dyin need send seri cpr movi respo insi subm stal floa ran mowe "
     "heri sang inco atro atra ahog respi attack",
     "violence": "shot shoo gun gunf stab knif atta assa robb beat break dome kidn disp bala tiro apuñ pega "
     "roba mata bomb expl",
@@ -1475,7 +1529,6 @@ MORE_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "dresser",
         "mattresses",
         "dump pile",
-        "bulk trash",
         "colchones",
         "matla",
         "kanape",
@@ -2042,6 +2095,58 @@ FORM_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     "traffic_safety": ("speeder", "running red light", "running stop sign"),
     "graffiti": ("pintada",),
 }
+# What a service is called where the shared data has no city to teach it: the carts of a US
+# collection service by their colour ("the blue cart was missed"; a bare "cart" is a shopping cart
+# left out, which the cities file as dumping), New York's litter baskets, Australia's "hard
+# rubbish" and the bulk-item pickup TAXONOMY.md puts under trash, British and Irish gritting, a
+# pay-and-display machine, a permit zone nobody enforces (a permit to apply for is another
+# service), a water meter (not a parking meter).
+REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "trash": (
+        *(
+            f"{kind} cart"
+            for kind in (
+                "trash",
+                "garbage",
+                "recycling",
+                "recycle",
+                "blue",
+                "black",
+                "green",
+                "brown",
+                "gray",
+                "grey",
+                "organics",
+                "compost",
+                "yard waste",
+            )
+        ),
+        "hard rubbish",
+        "bulky item",
+        "bulky waste",
+        "bulk item",
+        "bulk collection",
+        "bulk trash",
+        "garbage vehicle",
+        "garbage van",
+        "kachra gaadi",  # Hindi: the garbage van
+        "kachra gadi",
+        "litter basket",  # a public bin, as New York calls it
+        "corner basket",
+    ),
+    "snow_ice": (
+        "gritting",
+        "gritted",
+        "gritter",
+        "grit bin",
+        "salt bin",
+        "snowed in",
+        "sheet of ice",
+    ),
+    "parking": ("pay and display", "permit zone"),
+    "noise": ("jackhammer", "jackhammering"),
+    "water_sewer": ("water meter", "meter box"),
+}
 # Words that the labelled rows of more than one city file under one topic, and that name it by
 # TAXONOMY.md: a pothole "patch", a "dip" or "depression" in the road, a "left turn" arrow, water
 # "seeping" or "bubbling" up.
@@ -2102,7 +2207,12 @@ MINED_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     "noise": ("pounding", "cant sleep"),
     "parks": ("soccer",),
 }
-for _table in (WIDER_TOPIC_KEYWORDS, FORM_TOPIC_KEYWORDS, MINED_TOPIC_KEYWORDS):
+for _table in (
+    WIDER_TOPIC_KEYWORDS,
+    FORM_TOPIC_KEYWORDS,
+    REGIONAL_TOPIC_KEYWORDS,
+    MINED_TOPIC_KEYWORDS,
+):
     for _topic, _words in _table.items():
         MORE_TOPIC_KEYWORDS[_topic] = MORE_TOPIC_KEYWORDS.get(_topic, ()) + _words
 for _topic, _words in MORE_TOPIC_KEYWORDS.items():
@@ -2134,6 +2244,10 @@ NOT_KEYWORDS: tuple[str, ...] = tuple(
     "off the table",
     "front desk",
     "help desk",
+    "political party",  # a party's banners, not a loud one
+    "political parties",
+    "library branch",  # not a tree's
+    "bank branch",
 )
 
 # What makes a shared garbage word the collection service (trash) rather than litter (dumping):

@@ -298,7 +298,7 @@ class CivicClassifier:
     def urgency_decision(self, p: Sequence[float], an: Analysis) -> tuple[int, float, list[str]]:
         """Model probabilities + danger rules -> (class index, score, rules used)."""
         return urgency_decision(
-            p, an.rules, self.heads["urgency"].classes, self.thresholds, an.life_safety
+            p, an.rules, self.heads["urgency"].classes, self.thresholds, an.life_safety, an.praise
         )
 
     def _urgency_batch(
@@ -327,7 +327,7 @@ class CivicClassifier:
             (j, sc, []) for j, sc in zip(idx.tolist(), score.tolist(), strict=True)
         ]
         for i, an in enumerate(analyses):
-            if an.rules or an.life_safety:
+            if an.rules or an.life_safety or an.praise:
                 out[i] = self.urgency_decision(p[i].tolist(), an)
         return out
 
@@ -404,6 +404,8 @@ class CivicClassifier:
                     kw.insert(0, "rule:no pickup, collector or bin named (litter, not trash)")
                 ev["topic"] = list(dict.fromkeys(kw[:2] + ev["topic"]))
             else:
+                if an.praise and not an.life_safety:
+                    ev["relevance"] = [PRAISE_EVIDENCE, *ev["relevance"]]
                 ev["topic"] = list(ev["relevance"])
             if used_rules:
                 fired = [
@@ -587,12 +589,17 @@ def lexicon_matrix(
 # relevance: a topic keyword makes a post relevant when the model is unsure (``REL_KW_FLOOR``), or
 # barely leaning either way when the post also names a street or address (``REL_KW_PLACE_FLOOR``)
 REL_KW_FLOOR = 0.2
+PRAISE_EVIDENCE = "rule:thanks for a job done, nothing more asked (praise)"
 REL_KW_PLACE_FLOOR = 0.05
 
 
 def relevance_decision(p_rel: float, an: Analysis) -> bool:
-    """Relevant when the model says so, or when a topic keyword fires and the model is unsure.
+    """Relevant when the model says so, or when a topic keyword fires and the model is unsure;
+    never for thanks for a job done that asks for nothing more (``Analysis.praise``) unless a
+    life-safety rule fired.
     (Life-safety posts are not made relevant here: their urgency says emergency whatever the topic.)"""
+    if an.praise and not an.life_safety:
+        return False
     if p_rel >= 0.5:
         return True
     if an.keywords:
@@ -629,12 +636,15 @@ def urgency_decision(
     classes: Sequence[str],
     thresholds: dict[str, float],
     life_safety: Sequence[str] = (),
+    praise: bool = False,
 ) -> tuple[int, float, list[str]]:
     """Emergency first: a life-safety rule makes the post an emergency outright; another danger rule
     lifts the model's emergency probability unless the model is sure there is no urgency at all
     (and then too when a ``HIGH_FLOOR_RULES`` plea fired with it);
     then emergency and high are decided on their own thresholds, and a rule of
-    ``HIGH_FLOOR_RULES`` (a plea for food, water or shelter) keeps the post at least high."""
+    ``HIGH_FLOOR_RULES`` (a plea for food, water or shelter) keeps the post at least high.
+    Thanks for a job done that asks for nothing more (``praise``) is low, unless a life-safety
+    rule fired."""
     em, hi = classes.index("emergency"), classes.index("high")
     q = p.tolist() if isinstance(p, np.ndarray) else [float(x) for x in p]
     if life_safety:
@@ -644,6 +654,11 @@ def urgency_decision(
             max(0.8, min(0.99, q[em] + 0.5)),
             ["life_safety:" + r for r in life_safety] + fired,
         )
+    if praise and "low" in classes:
+        # thanks for a job done asks for nothing (TAXONOMY.md: praise is low); the model's own
+        # share for low is the score, below review when it saw urgency
+        low = classes.index("low")
+        return low, q[low], ["praise"]
     fired_em = [r for r in rules if r in _EMERGENCY_RULE_NAMES]
     floor = [r for r in rules if r in HIGH_FLOOR_RULES]
     used: list[str] = []

@@ -175,11 +175,19 @@ def _clean(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+# what staff type to try the request form: no report, whatever category the form was left on
+PLACEHOLDERS = frozenset(["test", "testing", "test test", "sample", "n/a", "na", "none"])
+
+
+def _placeholder(text: str) -> bool:
+    return text.lower().strip(" .!?-") in PLACEHOLDERS
+
+
 def load_sanrafael(data_dir: Path, tmap: dict[tuple[str, str], str]) -> list[Row]:
     rows = []
     for r in _read_csv(data_dir / "sanrafael_311_seeclickfix" / "sanrafael_311_2022_2026.csv"):
         text = _clean(r.get("description"))
-        if len(text) < 3:
+        if len(text) < 3 or _placeholder(text):
             continue
         cat = r.get("category_short", "").strip()
         topic = tmap.get(("sanrafael", cat))

@@ -414,7 +414,12 @@ def predict_urgency(
     return [
         h.classes[
             urgency_decision(
-                p[i], analyses[i].rules, h.classes, thresholds, analyses[i].life_safety
+                p[i],
+                analyses[i].rules,
+                h.classes,
+                thresholds,
+                analyses[i].life_safety,
+                analyses[i].praise,
             )[0]
         ]
         for i in range(len(p))

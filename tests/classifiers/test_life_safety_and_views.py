@@ -27,6 +27,12 @@ EMERGENCIES = [
     "someone just got shot outside the bodega on Blue Hill Ave",
     "a guy shot his neighbor on Elm St, police on the way",
     "there are 6 people under the rubbles of the school",
+    "Car just plowed through the crosswalk at 16th & Mission and hit a pedestrian",
+    "someone is doing CPR on a man outside the library",
+    "person in a tent not moving, been there all day",
+    "CAR STUCK IN THE FLOODED UNDERPASS, water up to the windows and someone's still inside",
+    "tree limbs touching the power lines on Harvard St, sparks when its windy",
+    "encampment fire under the bridge at 35W & Lake, lots of smoke",
 ]
 
 NOT_FORCED = [
@@ -40,6 +46,10 @@ NOT_FORCED = [
     "someone shot a video of the flooded underpass",
     "people shot off fireworks all night on our block",
     "kids shot fireworks at cars again",
+    "encampment fire hazard near the brush",
+    "the limb may fall and hit a pedestrian",
+    "traffic not moving on I-94 again",
+    "a CPR class at the library on Saturday",
 ]
 
 
@@ -314,7 +324,18 @@ def test_phrases_that_overlap_count_once_for_the_longer(text: str, topics: list[
         ("the left turn sensor never sees bikes", ["signal_sign", "signal_sign"]),
         ("profanity on the wall, please paint over it", ["graffiti", "graffiti"]),
         ("the countdown timer is dark", ["signal_sign"]),
+        # what the service is called in other places
+        ("our black cart wasnt emptied this week", ["trash"]),
+        # (the garbage word in it counts for both, as it does alone)
+        ("Hard rubbish collection never came", ["trash", "trash", "dumping"]),
+        ("no gritting on any of the side streets", ["snow_ice"]),
+        ("Pay and display machine broken", ["parking"]),
+        ("jackhammering at 11pm", ["noise"]),
+        ("water meter lid broken", ["water_sewer"]),
         # left out: they name another service as often
+        ("shopping cart left by the creek", ["dumping", "dumping"]),
+        ("jackhammers at 11pm, is there a permit for this?", ["noise"]),
+        ("political party banners on the library branch", []),
         ("traffic backed up for a mile", ["traffic_safety"]),
         ("the lawn and the grass", []),
         ("peeling bark on our property, per the inspector", []),
@@ -356,6 +377,54 @@ def test_relevance_keyword_rule() -> None:
     assert not relevance_decision(0.1, kw)
     assert relevance_decision(0.1, placed)
     assert not relevance_decision(0.01, placed)
+
+
+@pytest.mark.parametrize(
+    ("text", "praise"),
+    [
+        ("thank you to the crew that fixed the pothole on Lawrence so fast!!", True),
+        ("Shoutout to the crew that fixed the water main, water back on by morning 🙌", True),
+        ("Thanks for fixing the pothole! but there's another one at Elm", False),
+        ("pothole got filled, thanks. Can you do Elm next?", False),
+        ("Villa Ave storm drains need to be cleared. Thank you", False),
+        ("streetlight still out, thanks for nothing", False),
+    ],
+)
+def test_thanks_for_a_job_done_asks_for_nothing(text: str, praise: bool) -> None:
+    an = analyse(text)[1]
+    assert an.praise is praise
+    # praise is never a request, however sure the model is; the others are left to it
+    assert relevance_decision(0.99, an) is not praise
+
+
+def test_praise_is_low_urgency_unless_life_is_at_risk() -> None:
+    from classifiers.model import DEFAULT_THRESHOLDS, urgency_decision
+
+    classes = ["emergency", "high", "normal", "low"]
+    sure_high = [0.1, 0.7, 0.1, 0.1]
+    assert urgency_decision(sure_high, [], classes, DEFAULT_THRESHOLDS)[0] == 1
+    assert urgency_decision(sure_high, [], classes, DEFAULT_THRESHOLDS, praise=True) == (
+        3,
+        0.1,
+        ["praise"],
+    )
+    assert (
+        urgency_decision(sure_high, ["fire"], classes, DEFAULT_THRESHOLDS, ["fire"], True)[0] == 0
+    )
+
+
+def test_praise_is_not_a_service_request(real_classifier) -> None:  # type: ignore[no-untyped-def]
+    from classifiers.model import PRAISE_EVIDENCE
+
+    thanks, more = real_classifier.predict(
+        [
+            "Thank you @Chicago311 for the crew that fixed the pothole on Lawrence Ave so fast!!",
+            "Thanks for fixing the pothole on Lawrence Ave! There's another one at Kimball though",
+        ]
+    )
+    assert (thanks.relevant, thanks.topic) == (False, "none")
+    assert thanks.evidence["relevance"][0] == PRAISE_EVIDENCE
+    assert (more.relevant, more.topic) == (True, "pothole")
 
 
 CITY = {
