@@ -53,7 +53,9 @@ _LINE_SPARKS = (
     r"\bspark\w*[^.!?]{0,60}\b(?:power|electric(?:al)?|utility) (?:lines?|wires?)\b",
 )
 # a fire in a camp (a fire "hazard" or "risk" is not one)
-_CAMP_FIRE = r"\b(?:encampment|tent)s? (?:is |was )?(?:on )?fire\b(?! (?:hazard|risk|danger|pit|ring))"
+_CAMP_FIRE = (
+    r"\b(?:encampment|tent)s? (?:is |was )?(?:on )?fire\b(?! (?:hazard|risk|danger|pit|ring))"
+)
 
 # --- urgency: emergency = danger to life now -------------------------------------------------
 # a person shot (not a plan "shot down", fireworks "shot off", "someone shot a video")
