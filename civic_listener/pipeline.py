@@ -391,7 +391,20 @@ class Pipeline:
         """Store a batch's labels: those of its posts still unlabelled with the same text.
 
         Returns the posts labelled and those labelled or claimed elsewhere meanwhile (a post
-        whose text changed, e.g. deleted by its author, stays pending and is read again)."""
+        whose text changed, e.g. deleted by its author, stays pending and is read again).
+        The batch's claims are let go whatever happens: its posts are stored, or still pending
+        for any worker to take (a claim kept after a failure would hide them from the others
+        until this process ends)."""
+        try:
+            ids, gone, outbox = self._label_and_store(city, classifier, inflight)
+        finally:
+            self.claims.release(inflight.ids)
+        self._act(city, ids, outbox)
+        return ids, gone
+
+    def _label_and_store(
+        self, city: CityInfo, classifier: Classifier, inflight: _InFlight
+    ) -> tuple[list[int], list[int], int | None]:
         texts = [text for _, text in inflight.batch]
         split = len(texts) - inflight.own
         started = time.perf_counter()
@@ -405,24 +418,18 @@ class Pipeline:
             remote, remote_seconds = classifier.predict(texts[:split]), 0.0
         self._balance(len(texts), inflight.own, asked - started, split, remote_seconds, asked)
         predictions = [*remote, *own]
-        try:
-            with self.engine.begin() as conn:
-                lock_for_write(conn)
-                current = still_pending(conn, city_id=city.id, post_ids=inflight.ids)
-                keep = [
-                    i
-                    for i, (pid, text) in enumerate(inflight.batch)
-                    if current.get(pid, _GONE) == text
-                ]
-                ids = [inflight.batch[i][0] for i in keep]
-                outbox = None
-                if ids:
-                    self._store(conn, city, classifier, ids, [predictions[i] for i in keep])
-                    outbox = self._record_actions(conn, city, ids)
-        finally:  # stored (or still pending, for any worker to take)
-            self.claims.release(inflight.ids)
-        self._act(city, ids, outbox)
-        return ids, [pid for pid in inflight.ids if pid not in current]
+        with self.engine.begin() as conn:
+            lock_for_write(conn)
+            current = still_pending(conn, city_id=city.id, post_ids=inflight.ids)
+            keep = [
+                i for i, (pid, text) in enumerate(inflight.batch) if current.get(pid, _GONE) == text
+            ]
+            ids = [inflight.batch[i][0] for i in keep]
+            outbox = None
+            if ids:
+                self._store(conn, city, classifier, ids, [predictions[i] for i in keep])
+                outbox = self._record_actions(conn, city, ids)
+        return ids, [pid for pid in inflight.ids if pid not in current], outbox
 
     def _balance(
         self, n: int, own: int, own_seconds: float, remote: int, remote_seconds: float, asked: float

@@ -263,6 +263,41 @@ def _two_background_workers(url: str, tmp_path: Path) -> None:
         b.close()
 
 
+class _Failing(KeywordClassifier):
+    def predict(self, texts: Sequence[str]) -> list[Any]:
+        raise RuntimeError("the classifier failed")
+
+
+def _claims_let_go_after_a_failed_batch(url: str, tmp_path: Path) -> None:
+    a, b = _both(url, tmp_path)
+    try:
+        path = write_jsonl(tmp_path / "r.jsonl", [post(i, f"pothole {i}") for i in range(20)])
+        a.pipeline.ingest(
+            "replay", list(ReplaySource("replay", path).iter_items(None, threading.Event()))
+        )
+        _background(a, _Broken())  # the worker fails the batch, and so does labelling it here
+        failing = _Failing()
+        a.pipeline.classifier = failing
+        a.pipeline.classifier_for = lambda _city: failing
+        with pytest.raises(RuntimeError):
+            a.pipeline.classify_pending()
+        # the failed batch's posts are still pending, and no longer claimed by the first worker
+        _background(b)
+        assert b.pipeline.classify_pending() == 20
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_failed_batch_lets_go_of_its_claims_sqlite(db_url: str, tmp_path: Path) -> None:
+    _claims_let_go_after_a_failed_batch(db_url, tmp_path)
+
+
+@pytest.mark.postgres
+def test_a_failed_batch_lets_go_of_its_claims_postgres(pg_url: str, tmp_path: Path) -> None:
+    _claims_let_go_after_a_failed_batch(pg_url, tmp_path)
+
+
 def test_two_background_workers_do_not_label_the_same_posts_sqlite(
     db_url: str, tmp_path: Path
 ) -> None:
