@@ -97,7 +97,9 @@ class LabelClaims:
     The background labeller reads pending posts without locking them (nothing is written
     while a batch is in flight); with several workers, each would label the same oldest
     posts and only the first to store would keep its work. A worker claims the posts it
-    sends and skips those another worker has claimed; it lets go once it has stored them.
+    sends and skips those another worker has claimed; it lets go once it has stored them. A
+    worker that labels in its own process claims each batch too, so that it leaves the posts in
+    flight elsewhere (between such workers ``FOR UPDATE SKIP LOCKED`` already shares the work).
 
     PostgreSQL: one session advisory lock per post, on a dedicated connection. SQLite: one
     open-file-description lock per post (a byte of a file beside the database, at the post's

@@ -258,19 +258,30 @@ class Pipeline:
         return done
 
     def _label_inline(self, city: CityInfo, classifier: Classifier, budget: int | None) -> int:
-        """Claim, classify and store in one transaction per batch, in this process."""
+        """Claim, classify and store in one transaction per batch, in this process. Posts that
+        another worker's background labeller has in flight (its claims) are left to it."""
         done = 0
+        busy: set[int] = set()  # in flight elsewhere: not read again this call
         while budget is None or done < budget:
             n = self.batch_size if budget is None else min(self.batch_size, budget - done)
-            with self.engine.begin() as conn:
-                lock_for_write(conn)
-                batch = pending_posts(conn, city_id=city.id, limit=n)
-                if not batch:
-                    break
-                ids = [pid for pid, _ in batch]
-                predictions = classifier.predict([text for _, text in batch])
-                self._store(conn, city, classifier, ids, predictions)
-                outbox = self._record_actions(conn, city, ids)
+            ids: list[int] = []
+            try:
+                with self.engine.begin() as conn:
+                    lock_for_write(conn)
+                    batch = pending_posts(conn, city_id=city.id, limit=n, exclude=busy)
+                    if not batch:
+                        break
+                    got = self.claims.claim([pid for pid, _ in batch])
+                    busy.update(pid for pid, _ in batch if pid not in got)
+                    batch = [(pid, text) for pid, text in batch if pid in got]
+                    ids = [pid for pid, _ in batch]
+                    if not batch:
+                        continue
+                    predictions = classifier.predict([text for _, text in batch])
+                    self._store(conn, city, classifier, ids, predictions)
+                    outbox = self._record_actions(conn, city, ids)
+            finally:
+                self.claims.release(ids)
             done += len(batch)
             self._act(city, ids, outbox)
         return done

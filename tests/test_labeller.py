@@ -112,7 +112,9 @@ def test_labels_stored_elsewhere_meanwhile_are_not_stored_twice(
     pipeline = services.pipeline
     pipeline.ingest("replay", items)
     pipeline.classify_pending(leave_in_flight=True)
-    # another worker (inline) labels the same backlog first
+    # its claims are lost (a dropped connection), and another worker (inline) labels the same
+    # backlog first
+    pipeline.claims.close()
     other = Services(
         settings=services.settings,
         engine=services.engine,
@@ -261,6 +263,54 @@ def _two_background_workers(url: str, tmp_path: Path) -> None:
     finally:
         a.close()
         b.close()
+
+
+class _Counting(KeywordClassifier):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def predict(self, texts: Sequence[str]) -> list[Any]:
+        self.seen.extend(texts)
+        return super().predict(texts)
+
+
+def _inline_reads_past_the_claims(url: str, tmp_path: Path) -> None:
+    """A worker that labels in its own process leaves what another's labeller has in flight."""
+    a, b = _both(url, tmp_path)
+    try:
+        path = write_jsonl(tmp_path / "r.jsonl", [post(i, f"pothole {i}") for i in range(90)])
+        a.pipeline.ingest(
+            "replay", list(ReplaySource("replay", path).iter_items(None, threading.Event()))
+        )
+        _background(a, _Recording(a.classifier))
+        assert a.pipeline.classify_pending(limit=50, leave_in_flight=True) == 0
+        counting = _Counting()
+        b.pipeline.classifier = counting
+        b.pipeline.classifier_for = lambda _city: counting
+        assert b.pipeline.background is None
+        assert b.pipeline.classify_pending() == 40
+        assert len(counting.seen) == 40
+        assert not set(counting.seen) & set(a.pipeline.background.sent)
+        assert a.pipeline.classify_pending() == 50
+        assert _pending(a) == 0
+        assert set(_labels_per_post(a).values()) == {1}
+    finally:
+        a.close()
+        b.close()
+
+
+def test_an_inline_worker_leaves_posts_in_flight_elsewhere_sqlite(
+    db_url: str, tmp_path: Path
+) -> None:
+    _inline_reads_past_the_claims(db_url, tmp_path)
+
+
+@pytest.mark.postgres
+def test_an_inline_worker_leaves_posts_in_flight_elsewhere_postgres(
+    pg_url: str, tmp_path: Path
+) -> None:
+    _inline_reads_past_the_claims(pg_url, tmp_path)
 
 
 class _Failing(KeywordClassifier):
