@@ -707,7 +707,7 @@ class Analysis:
     life_safety: list[str] = field(
         default_factory=list
     )  # life-safety patterns that make it an emergency
-    praise: bool = False  # thanks for a job done, asking for nothing more (lexicons.THANKS)
+    praise: bool = False  # thanks for a job done, asking for nothing more (lexicons.JOB_DONE)
 
 
 def normalise(text: str) -> tuple[str, list[str]]:
@@ -841,12 +841,10 @@ def _scan(text: str) -> tuple[list[list[str]], dict[int, list[str]], list[str], 
         extra.append("_lvl_" + RULE_LEVEL[name])
     if an.rules and not _EMERGENCY_NAMES.isdisjoint(an.rules):
         an.life_safety, an.hedged = life_safety(lowered)
-    if (
-        lx.THANKS.search(lowered)
-        and lx.JOB_DONE.search(lowered)
-        and not lx.STILL_WANTED.search(lowered)
-    ):
-        an.praise = True
+    if "thanks" in an.rules:
+        an.praise = (
+            lx.JOB_DONE.search(lowered) is not None and lx.STILL_WANTED.search(lowered) is None
+        )
     hits = drop_places(words, match_keywords(words))
     if hits and any("+" in t for t, _ in hits):
         hits = split_shared(hits, lx.COLLECTION_CUES.search(lowered) is not None)

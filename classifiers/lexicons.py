@@ -339,12 +339,9 @@ HEDGEABLE: frozenset[str] = frozenset(["person_hurt", "violence"])
 
 # --- relevance: thanks for a job done that asks for nothing more is praise (TAXONOMY.md: none),
 # whatever service it names: "thank you to the crew that fixed the pothole on Lawrence so fast!!"
-# A post that goes on ("... but there's another one", "still", "please", a question) or asks for
-# the job ("needs to be cleared, thanks") stays a request.
-THANKS = _rx(
-    r"\b(?:thank(?:s| you)|thx|shout ?out|kudos|props to|hats off|great job|good job|well done|"
-    r"nice work|great work|appreciate)\b"
-)
+# The thanks are the low-level rule "thanks" (``LOW_RULES``); a post that goes on ("... but
+# there's another one", "still", "please", a question) or asks for the job ("needs to be cleared,
+# thanks") stays a request.
 JOB_DONE = _rx(
     r"\b(?:fixed|repaired|filled|patched|cleared|plowed|ploughed|removed|picked up|collected|"
     r"replaced|restored|cleaned up|resolved|repaved|resurfaced|took care of|taken care of|trimmed|"

@@ -589,8 +589,9 @@ def lexicon_matrix(
 # relevance: a topic keyword makes a post relevant when the model is unsure (``REL_KW_FLOOR``), or
 # barely leaning either way when the post also names a street or address (``REL_KW_PLACE_FLOOR``)
 REL_KW_FLOOR = 0.2
-PRAISE_EVIDENCE = "rule:thanks for a job done, nothing more asked (praise)"
 REL_KW_PLACE_FLOOR = 0.05
+# why a post that names a service is no request: it only thanks for a job done
+PRAISE_EVIDENCE = "rule:thanks for a job done, nothing more asked (praise)"
 
 
 def relevance_decision(p_rel: float, an: Analysis) -> bool:
