@@ -216,6 +216,19 @@ def test_background_and_inline_workers_share_a_backlog_postgres(
         b.close()
 
 
+def _replay_into(services: Services, path: Path, rows: list[dict[str, Any]]) -> None:
+    """Store ``rows`` through the services' pipeline, as the replay source reads them."""
+    write_jsonl(path, rows)
+    items = list(ReplaySource("replay", path).iter_items(None, threading.Event()))
+    services.pipeline.ingest("replay", items)
+
+
+def _label_with(services: Services, classifier: Any) -> None:
+    """Label the services' posts with ``classifier`` (in the service's own process)."""
+    services.pipeline.classifier = classifier
+    services.pipeline.classifier_for = lambda _city: classifier
+
+
 class _Recording(ThreadLabeller):
     """A thread labeller that notes every text it was sent."""
 
@@ -231,14 +244,7 @@ class _Recording(ThreadLabeller):
 def _two_background_workers(url: str, tmp_path: Path) -> None:
     a, b = _both(url, tmp_path)
     try:
-
-        def ingest(name: str, rows: list[dict[str, Any]]) -> None:
-            path = write_jsonl(tmp_path / name, rows)
-            a.pipeline.ingest(
-                "replay", list(ReplaySource("replay", path).iter_items(None, threading.Event()))
-            )
-
-        ingest("r.jsonl", [post(i, f"pothole {i}") for i in range(120)])
+        _replay_into(a, tmp_path / "r.jsonl", [post(i, f"pothole {i}") for i in range(120)])
         for s in (a, b):
             _background(s, _Recording(s.classifier))
         assert a.pipeline.classify_pending(limit=50, leave_in_flight=True) == 0
@@ -253,7 +259,7 @@ def _two_background_workers(url: str, tmp_path: Path) -> None:
         assert set(_labels_per_post(a).values()) == {1}
 
         # a worker that dies with a batch in flight blocks nobody
-        ingest("s.jsonl", [post(i, f"trash {i}") for i in range(200, 230)])
+        _replay_into(a, tmp_path / "s.jsonl", [post(i, f"trash {i}") for i in range(200, 230)])
         assert a.pipeline.classify_pending(leave_in_flight=True) == 0
         assert b.pipeline.classify_pending() == 0  # all 30 are in a's labeller
         a.pipeline.claims.close()  # what the process's death does to its locks
@@ -279,15 +285,11 @@ def _inline_reads_past_the_claims(url: str, tmp_path: Path) -> None:
     """A worker that labels in its own process leaves what another's labeller has in flight."""
     a, b = _both(url, tmp_path)
     try:
-        path = write_jsonl(tmp_path / "r.jsonl", [post(i, f"pothole {i}") for i in range(90)])
-        a.pipeline.ingest(
-            "replay", list(ReplaySource("replay", path).iter_items(None, threading.Event()))
-        )
+        _replay_into(a, tmp_path / "r.jsonl", [post(i, f"pothole {i}") for i in range(90)])
         _background(a, _Recording(a.classifier))
         assert a.pipeline.classify_pending(limit=50, leave_in_flight=True) == 0
         counting = _Counting()
-        b.pipeline.classifier = counting
-        b.pipeline.classifier_for = lambda _city: counting
+        _label_with(b, counting)
         assert b.pipeline.background is None
         assert b.pipeline.classify_pending() == 40
         assert len(counting.seen) == 40
@@ -321,14 +323,9 @@ class _Failing(KeywordClassifier):
 def _claims_let_go_after_a_failed_batch(url: str, tmp_path: Path) -> None:
     a, b = _both(url, tmp_path)
     try:
-        path = write_jsonl(tmp_path / "r.jsonl", [post(i, f"pothole {i}") for i in range(20)])
-        a.pipeline.ingest(
-            "replay", list(ReplaySource("replay", path).iter_items(None, threading.Event()))
-        )
+        _replay_into(a, tmp_path / "r.jsonl", [post(i, f"pothole {i}") for i in range(20)])
         _background(a, _Broken())  # the worker fails the batch, and so does labelling it here
-        failing = _Failing()
-        a.pipeline.classifier = failing
-        a.pipeline.classifier_for = lambda _city: failing
+        _label_with(a, _Failing())
         with pytest.raises(RuntimeError):
             a.pipeline.classify_pending()
         # the failed batch's posts are still pending, and no longer claimed by the first worker
