@@ -2146,6 +2146,25 @@ REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     "noise": ("jackhammer", "jackhammering"),
     "water_sewer": ("water meter", "meter box"),
 }
+# The plain words for a service in more languages residents of North American cities write in:
+# French (Canada), Tagalog, romanised Hindi. The garbage words of these languages are shared words
+# (``SHARED_TOPIC_KEYWORDS``), as "garbage" is.
+LANGUAGE_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "pothole": ("nid de poule", "nids de poule", "lubak", "gaddha", "gaddhe", "gadda", "khadda"),
+    "streetlight": ("lampadaire",),
+    "trash": ("poubelle", "blue box", "collecte des ordures"),
+    "dumping": ("dépôt sauvage", "dépôts sauvages"),
+    "graffiti": ("vandal",),
+    "sidewalk": ("trottoir", "bangketa"),
+    "snow_ice": ("neige", "verglas", "déneigement", "déneigé", "déglaçage"),
+    "tree": ("arbre",),
+    "water_sewer": ("égout", "inondation", "inondé", "kanal", "barado", "naala", "naali"),
+    "noise": ("bruit",),
+    "parking": ("stationnement",),
+    "pests": ("daga",),
+    "signal_sign": ("feu de circulation", "feux de circulation", "panneau d'arrêt"),
+    "street_cleaning": ("safai", "jhadu"),
+}
 # Words that the labelled rows of more than one city file under one topic, and that name it by
 # TAXONOMY.md: a pothole "patch", a "dip" or "depression" in the road, a "left turn" arrow, water
 # "seeping" or "bubbling" up.
@@ -2210,6 +2229,7 @@ for _table in (
     WIDER_TOPIC_KEYWORDS,
     FORM_TOPIC_KEYWORDS,
     REGIONAL_TOPIC_KEYWORDS,
+    LANGUAGE_TOPIC_KEYWORDS,
     MINED_TOPIC_KEYWORDS,
 ):
     for _topic, _words in _table.items():
@@ -2223,7 +2243,19 @@ for _topic, _words in MORE_TOPIC_KEYWORDS.items():
 # other words of the post decide.
 SHARED_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     w: ("trash", "dumping")
-    for w in ("trash", "garbage", "rubbish", "waste", "basura", "fatra", "rác")
+    for w in (
+        "trash",
+        "garbage",
+        "rubbish",
+        "waste",
+        "basura",
+        "fatra",
+        "rác",
+        "ordures",
+        "déchets",
+        "kachra",
+        "kachara",
+    )
 }
 
 # Phrases that start like a keyword and name no service: matched as keywords are (the longest
@@ -2259,6 +2291,8 @@ COLLECTION_CUES = _rx(
     r"\b(?:(?:dust|wheelie)?bins?|(?:trash|garbage|rubbish|waste|recycling)\s+cans?|receptacles?)\b",
     r"\b(?:containers?|contenedor\w*|dumpsters?|over\s?flow\w*|segregat\w*|recycl\w*)\b",
     r"\b(?:compost\w*|schedul\w*|weekly|door[\s-]to[\s-]door|recog\w*|recolec\w*)\b",
+    # French and Tagalog: "pas ramassées", "hindi pa nakokolekta"
+    r"\b(?:ramass\w*|\w*kolekta\w*)\b",
     # left uncleared: "garbage not lifted for days", "no proper garbage removal"
     r"\b(?:not|never|no|without)\s+(?:\w+\s+){0,2}?(?:clear\w*|cleaned|lift\w*|remov\w*|dispos\w*)",
 )

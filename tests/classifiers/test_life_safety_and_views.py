@@ -332,6 +332,12 @@ def test_phrases_that_overlap_count_once_for_the_longer(text: str, topics: list[
         ("Pay and display machine broken", ["parking"]),
         ("jackhammering at 11pm", ["noise"]),
         ("water meter lid broken", ["water_sewer"]),
+        # French, Tagalog and romanised Hindi; their garbage words are shared, as "garbage" is
+        ("il y a un nid-de-poule énorme sur le chemin Montréal", ["pothole"]),
+        ("Barado yung kanal sa tapat ng palengke", ["water_sewer", "water_sewer"]),
+        ("Tonk Road pe giant gaddha", ["pothole"]),
+        ("les ordures ne sont pas ramassées", ["trash", "dumping"]),
+        ("kachra pada hai road pe", ["dumping"]),
         # left out: they name another service as often
         ("shopping cart left by the creek", ["dumping", "dumping"]),
         ("jackhammers at 11pm, is there a permit for this?", ["noise"]),
