@@ -2096,7 +2096,7 @@ FORM_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 # What a service is called where the shared data has no city to teach it: the carts of a US
 # collection service by their colour ("the blue cart was missed"; a bare "cart" is a shopping cart
-# left out, which the cities file as dumping), New York's litter baskets, Australia's "hard
+# left out, which the cities file as dumping), New York's corner baskets, Australia's "hard
 # rubbish" and the bulk-item pickup TAXONOMY.md puts under trash, British and Irish gritting, a
 # pay-and-display machine, a permit zone nobody enforces (a permit to apply for is another
 # service), a water meter (not a parking meter).
@@ -2121,17 +2121,12 @@ REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
             )
         ),
         "hard rubbish",
-        "bulky item",
-        "bulky waste",
-        "bulk item",
-        "bulk collection",
         "bulk trash",
         "garbage vehicle",
         "garbage van",
         "kachra gaadi",  # Hindi: the garbage van
         "kachra gadi",
-        "litter basket",  # a public bin, as New York calls it
-        "corner basket",
+        "corner basket",  # a public bin, as New York calls it
     ),
     "snow_ice": (
         "gritting",
@@ -2140,7 +2135,6 @@ REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "grit bin",
         "salt bin",
         "snowed in",
-        "sheet of ice",
     ),
     "parking": ("pay and display", "permit zone"),
     "noise": ("jackhammer", "jackhammering"),

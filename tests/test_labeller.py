@@ -229,31 +229,32 @@ def _label_with(services: Services, classifier: Any) -> None:
     services.pipeline.classifier_for = lambda _city: classifier
 
 
-class _Recording(ThreadLabeller):
-    """A thread labeller that notes every text it was sent."""
+class _Counting(KeywordClassifier):
+    """A keyword classifier that notes every text it labels."""
 
-    def __init__(self, classifier: Any) -> None:
-        super().__init__(classifier)
-        self.sent: list[str] = []
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
 
-    def submit(self, texts: Sequence[str]) -> Future[Labelled]:
-        self.sent.extend(texts)
-        return super().submit(texts)
+    def predict(self, texts: Sequence[str]) -> list[Any]:
+        self.seen.extend(texts)
+        return super().predict(texts)
 
 
 def _two_background_workers(url: str, tmp_path: Path) -> None:
     a, b = _both(url, tmp_path)
     try:
         _replay_into(a, tmp_path / "r.jsonl", [post(i, f"pothole {i}") for i in range(120)])
-        for s in (a, b):
-            _background(s, _Recording(s.classifier))
+        sent_a, sent_b = _Counting(), _Counting()  # what each worker's labeller is sent
+        _background(a, ThreadLabeller(sent_a))
+        _background(b, ThreadLabeller(sent_b))
         assert a.pipeline.classify_pending(limit=50, leave_in_flight=True) == 0
-        in_flight = set(a.pipeline.background.sent)
+        in_flight = set(sent_a.seen)
         assert len(in_flight) == 50
         # the other worker's labeller is sent the next posts, not the ones in flight
         assert b.pipeline.classify_pending() == 70
-        assert not in_flight & set(b.pipeline.background.sent)
-        assert len(b.pipeline.background.sent) == 70
+        assert not in_flight & set(sent_b.seen)
+        assert len(sent_b.seen) == 70
         assert a.pipeline.classify_pending() == 50  # stored, and the claims let go
         assert _pending(a) == 0
         assert set(_labels_per_post(a).values()) == {1}
@@ -271,29 +272,20 @@ def _two_background_workers(url: str, tmp_path: Path) -> None:
         b.close()
 
 
-class _Counting(KeywordClassifier):
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[str] = []
-
-    def predict(self, texts: Sequence[str]) -> list[Any]:
-        self.seen.extend(texts)
-        return super().predict(texts)
-
-
 def _inline_reads_past_the_claims(url: str, tmp_path: Path) -> None:
     """A worker that labels in its own process leaves what another's labeller has in flight."""
     a, b = _both(url, tmp_path)
     try:
         _replay_into(a, tmp_path / "r.jsonl", [post(i, f"pothole {i}") for i in range(90)])
-        _background(a, _Recording(a.classifier))
+        sent_a = _Counting()
+        _background(a, ThreadLabeller(sent_a))
         assert a.pipeline.classify_pending(limit=50, leave_in_flight=True) == 0
         counting = _Counting()
         _label_with(b, counting)
         assert b.pipeline.background is None
         assert b.pipeline.classify_pending() == 40
         assert len(counting.seen) == 40
-        assert not set(counting.seen) & set(a.pipeline.background.sent)
+        assert not set(counting.seen) & set(sent_a.seen)
         assert a.pipeline.classify_pending() == 50
         assert _pending(a) == 0
         assert set(_labels_per_post(a).values()) == {1}
