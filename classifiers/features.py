@@ -708,6 +708,7 @@ class Analysis:
         default_factory=list
     )  # life-safety patterns that make it an emergency
     praise: bool = False  # thanks for a job done, asking for nothing more (lexicons.JOB_DONE)
+    bulk: bool = False  # items put out for the bulk collection, not dumped (BULK_COLLECTION)
 
 
 def normalise(text: str) -> tuple[str, list[str]]:
@@ -845,6 +846,11 @@ def _scan(text: str) -> tuple[list[list[str]], dict[int, list[str]], list[str], 
         an.praise = (
             lx.JOB_DONE.search(lowered) is not None and lx.STILL_WANTED.search(lowered) is None
         )
+    if ("bulk" in lowered or "rubbish" in lowered or "large item" in lowered) and (
+        lx.BULK_COLLECTION.search(lowered) is not None
+        and lx.NOT_BULK_COLLECTION.search(lowered) is None
+    ):
+        an.bulk = True
     hits = drop_places(words, match_keywords(words))
     if hits and any("+" in t for t, _ in hits):
         hits = split_shared(hits, lx.COLLECTION_CUES.search(lowered) is not None)

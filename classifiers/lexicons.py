@@ -481,6 +481,24 @@ HIGH_RULES: tuple[Rule, ...] = (
             r"\bsem[aá]foro (?:no funciona|apagado)\b",
         ),
     ),
+    # something overhead that is about to come down on people or traffic: a signal hanging by a
+    # cable, a dangling limb or fixture, icicles over a walkway, a pole leaning over the road
+    Rule(
+        "falling_object",
+        "high",
+        _rx(
+            r"\bhanging (?:by|from|on) (?:a |one |its |the )?(?:single |last )?(?:wire|cable|cord|bolt|"
+            r"hinge|strand)s?\b",
+            r"\bdangling\b",
+            r"\babout to (?:fall|collapse|come down|give way|snap|break off)\b",
+            r"\bhanging off (?:the|a|its)\b",
+            r"\bicicles?\b[^.!?]{0,60}\b(?:over|above|onto|on to)\b",
+            r"\bleaning (?:over|toward|towards|into|onto|on) (?:the |a )?(?:road|street|roadway|sidewalk|"
+            r"footpath|power lines?|wires|house|houses|cars?|bus stop)\b",
+            r"\bexposed (?:electrical |live )?wir(?:es|ing)\b",
+            r"\bwir(?:es|ing) (?:are |is )?exposed\b",
+        ),
+    ),
     Rule(
         "utility_out",
         "high",
@@ -963,6 +981,8 @@ TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "indigentes",
         "personas sin hogar",
         "jeringas",
+        "aguja",
+        "agujas",
         "panhandling",
         "shopping carts",
     ),
@@ -1464,6 +1484,7 @@ RULE_TRIGGERS: dict[str, str] = {
     "flooding": "floo wate main burs sewe inun",
     "open_hole": "manh drain sink cave huge alca soca",
     "signal_dark": "ligh sign traf stop yiel semá sema",
+    "falling_object": "hang dang abou icic lean expo wire wiri",
     "utility_out": "heat hot powe elec blac luz cale",
     "hazard": "dang haza unsa safe risk acci trip fall pelig urge asap imme ice icy needl syri jeri",
     "crisis_report": "evac shel resc stra missi desa kill dead deat casu inju woun vict muer fall víct dama "
@@ -1699,12 +1720,19 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "bulky item",
         "bulky waste",
         "bulk collection",
+        "christmas tree pickup",
+        "christmas tree pick up",
+        "christmas tree collection",
+        "xmas tree pickup",
+        "xmas tree pick up",
+        "xmas tree collection",
         "leaf collection",
         "garden waste",
         "green waste",
     ),
     "noise": (
         "loudspeaker",
+        "subwoofer",
         "loud speaker",
         "firecrackers",
         "fire crackers",
@@ -1933,7 +1961,15 @@ WIDER_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "push button",
         "beg button",
     ),
-    "streetlight": ("st light", "st lights"),
+    "streetlight": (
+        "st light",
+        "st lights",
+        "street lite",
+        "street lites",
+        "streetlite",
+        "lite out",
+        "lites out",
+    ),
     # wildlife that residents report to animal control
     "pests": ("coyote", "opossum", "wildlife"),
     "other_service": ("birth certificate", "death certificate", "marriage license"),
@@ -2279,6 +2315,16 @@ NOT_KEYWORDS: tuple[str, ...] = tuple(
 # the post names a pickup, a collector, a truck or a bin. "Garbage not collected for a week" and
 # "the garbage truck skipped us" are trash; "garbage thrown on the road" names none of these, and
 # counts for dumping alone.
+# a bulk item put out for the city's bulk collection (TAXONOMY.md: trash), not dumped: the
+# collection is named ("bulk pickup", "hard rubbish collection", "the large item pickup") and no
+# dumping is ("dumped", "illegal", "fly-tipped", "abandoned")
+BULK_COLLECTION = _rx(
+    r"\b(?:bulk(?:y)?|hard rubbish|large items?)\b[^.!?]{0,40}?\b(?:pick(?:ed|ing)?[\s-]*ups?|"
+    r"collect\w*|appointments?|schedul\w*|booked)\b",
+    r"\b(?:pick(?:ed|ing)?[\s-]*ups?|collect\w*|schedul\w*|booked)\b[^.!?]{0,20}?\b(?:bulk(?:y)?|"
+    r"hard rubbish|large items?)\b",
+)
+NOT_BULK_COLLECTION = _rx(r"\b(?:dump\w*|illegal\w*|fly[\s-]?tip\w*|abandon\w*)\b")
 COLLECTION_CUES = _rx(
     r"\b(?:collect\w*|pick(?:ed|ing|s)?[\s-]*up|pickups?|picker\w*|picked|skipped|missed)\b",
     r"\b(?:trucks?|vans?|lorr(?:y|ies)|tippers?|vehicles?|autos?|cami[oó]n(?:es)?)\b",
@@ -2316,7 +2362,7 @@ CJK_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
 # the fillers between: "on the back of a stop sign") names the place of the problem
 PLACE_PREPOSITIONS: tuple[str, ...] = tuple(
     "on in at along near by behind beside next across onto into under over outside around "  # noqa: SIM905
-    "against from off "
+    "against from off out "
     # Spanish: "basura en la banqueta", "un sofá junto al parque"
     "en sobre junto cerca frente enfrente detrás detras bajo debajo encima afuera fuera".split()
 )

@@ -359,7 +359,8 @@ class CivicClassifier:
         t_score = probs["topic"][rows, t_idx]
         trash = topics.index("trash") if "trash" in topics else -1
         litter: set[int] = set()
-        ruled = {i for i, an in enumerate(analyses) if an.life_safety}
+        bulk: set[int] = set()
+        ruled = {i for i, an in enumerate(analyses) if an.life_safety or an.bulk}
         ruled.update(np.flatnonzero(t_idx == trash).tolist())
         for i in sorted(ruled):
             picked = topics[t_idx[i]]
@@ -367,10 +368,10 @@ class CivicClassifier:
             if forced_topic is None:
                 continue
             j = topics.index(forced_topic)
-            if picked == "trash" and forced_topic == "dumping":
+            if {picked, forced_topic} == {"trash", "dumping"}:
                 # the rule only chooses between the two: its confidence is the pair's
                 t_score[i] = probs["topic"][i, j] + t_score[i]
-                litter.add(i)
+                (litter if forced_topic == "dumping" else bulk).add(i)
             else:
                 # the rule's confidence is what the model leaves to "none of the topics it chose":
                 # overruling a model that was sure of a service topic stays below review
@@ -402,6 +403,8 @@ class CivicClassifier:
                 kw = [f"keyword:{p}" for t, p in an.keywords if t == topics[ti]]
                 if i in litter:
                     kw.insert(0, "rule:no pickup, collector or bin named (litter, not trash)")
+                elif i in bulk:
+                    kw.insert(0, BULK_EVIDENCE)
                 ev["topic"] = list(dict.fromkeys(kw[:2] + ev["topic"]))
             else:
                 if an.praise and not an.life_safety:
@@ -590,6 +593,8 @@ def lexicon_matrix(
 # barely leaning either way when the post also names a street or address (``REL_KW_PLACE_FLOOR``)
 REL_KW_FLOOR = 0.2
 REL_KW_PLACE_FLOOR = 0.05
+# why items the model took for dumping are trash: they were put out for the bulk collection
+BULK_EVIDENCE = "rule:put out for the bulk collection, not dumped (trash)"
 # why a post that names a service is no request: it only thanks for a job done
 PRAISE_EVIDENCE = "rule:thanks for a job done, nothing more asked (praise)"
 
@@ -619,9 +624,14 @@ def topic_override(an: Analysis, chosen: str = "") -> str | None:
     * ``trash`` is the collection service (TAXONOMY.md: pickup, public bins, bulk items): a post
       the model puts there that names nothing of it ("garbage thrown on the road": no trash
       keyword, see ``features.split_shared``) but names litter or dumping is ``dumping``.  The
-      trained model learns "garbage" from cities that file all of it under one category."""
+      trained model learns "garbage" from cities that file all of it under one category.
+    * Items the model puts under ``dumping`` that were put out for the bulk collection ("need a
+      bulk pickup for an old couch", ``Analysis.bulk``) are ``trash``, which TAXONOMY.md gives
+      bulk items: the cities of the shared data file every couch on a curb as dumping."""
     if an.life_safety and not an.keywords:
         return "other_service"
+    if chosen == "dumping" and an.bulk:
+        return "trash"
     if (
         chosen == "trash"
         and any(t == "dumping" for t, _ in an.keywords)

@@ -177,10 +177,17 @@ def _clean(text: str | None) -> str:
 
 # what staff type to try the request form: no report, whatever category the form was left on
 PLACEHOLDERS = frozenset(["test", "testing", "test test", "sample", "n/a", "na", "none"])
+# a trial of the form in more words: "TEST TEST TEST FOR PSD", "[TEST for PSD] restroom needs
+# attention", "This is a test.  Please ignore it.", "Test request for training purposes"
+TEST_SUBMISSION = re.compile(
+    r"^\W*(?:test(?:ing)?\b|this is a test\b|we are testing\b)|\btest (?:request|submission)\b|"
+    r"\bfor training purposes\b|\bplease ignore\b|\bq&a test\b",
+    re.IGNORECASE,
+)
 
 
 def _placeholder(text: str) -> bool:
-    return text.lower().strip(" .!?-") in PLACEHOLDERS
+    return text.lower().strip(" .!?-") in PLACEHOLDERS or TEST_SUBMISSION.search(text) is not None
 
 
 def load_sanrafael(data_dir: Path, tmap: dict[tuple[str, str], str]) -> list[Row]:

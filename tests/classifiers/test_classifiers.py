@@ -331,6 +331,28 @@ def test_gazetteer_is_per_city() -> None:
 
 
 # -- training ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "trial"),
+    [
+        ("TEST", True),
+        ("TEST TEST TEST FOR PSD", True),
+        ("[TEST for PSD] restroom needs attention", True),
+        ("This is a test.  Please ignore it.", True),
+        ("Test request for training purposes", True),
+        ("testing please ignore", True),
+        ("n/a", True),
+        # a report that speaks of a test
+        ("please remove failed test lane blockade along San Pedro", False),
+        ("Pollution in waterway. Have it tested.", False),
+        ("Broken meter \nTest test test", False),
+    ],
+)
+def test_a_trial_of_the_request_form_is_no_training_row(text: str, trial: bool) -> None:
+    from classifiers.sources import _placeholder
+
+    assert _placeholder(text) is trial
+
+
 def test_feedback_rows() -> None:
     rows = feedback_rows(
         [

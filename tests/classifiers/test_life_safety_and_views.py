@@ -206,6 +206,10 @@ def test_keywords_in_more_languages() -> None:
         # and in Spanish
         ("Tiraron un colchón y muebles en la banqueta", ["dumping"] * 3),
         ("Hay una plaga de ratas en el parque", ["pests", "pests"]),
+        ("Aguja tirada en la acera cerca de la escuela", ["encampment"]),
+        # where it comes out of
+        ("rats coming out of the storm drain at 33rd", ["pests"]),
+        ("water coming out of the hydrant", ["water_sewer"]),
     ],
 )
 def test_keywords_that_only_say_where_do_not_count(text: str, topics: list[str]) -> None:
@@ -331,6 +335,11 @@ def test_phrases_that_overlap_count_once_for_the_longer(text: str, topics: list[
         ("no gritting on any of the side streets", ["snow_ice"]),
         ("Pay and display machine broken", ["parking"]),
         ("jackhammering at 11pm", ["noise"]),
+        ("xmas tree pick up missed", ["trash"]),
+        ("Christmas tree collection skipped our street", ["trash"]),
+        # spelled as residents spell it, and the words for it in Spanish
+        ("lite out 2900 S Emerson", ["streetlight"]),
+        ("neighbors subwoofer shaking my walls", ["noise"]),
         ("water meter lid broken", ["water_sewer"]),
         # French, Tagalog and romanised Hindi; their garbage words are shared, as "garbage" is
         ("il y a un nid-de-poule énorme sur le chemin Montréal", ["pothole"]),
@@ -499,3 +508,87 @@ def test_litter_the_head_calls_trash_is_dumping_with_the_pairs_score(clf: CivicC
     pickup = clf.predict(["Garbage not collected on our street for a week"])[0]
     assert pickup.topic == "trash"
     assert not any(e.startswith("rule:") for e in pickup.evidence["topic"])
+
+
+@pytest.mark.parametrize(
+    ("text", "bulk"),
+    [
+        ("need bulk pickup for old couch and mattress, 902 Lakeview Terrace", True),
+        ("We put our items out for the scheduled bulk collection on Monday", True),
+        ("Booked a bulky item pickup through the app, nobody came", True),
+        ("hard rubbish collection missed our street", True),
+        ("picked up everything but the large items", True),
+        # dumped, not put out for the collection
+        ("someone dumped bulk items and a couch on the corner", False),
+        ("illegal bulk dumping behind the school, please pick up", False),
+        ("couch on the sidewalk for two weeks", False),
+        ("bulk of the trash is on the sidewalk", False),
+    ],
+)
+def test_items_put_out_for_the_bulk_collection(text: str, bulk: bool) -> None:
+    from classifiers.model import topic_override
+
+    an = analyse(text)[1]
+    assert an.bulk is bulk
+    assert topic_override(an, "dumping") == ("trash" if bulk else None)
+
+
+BULK = [
+    "need bulk pickup for old couch and mattress, 902 Lakeview Terrace",
+    "Scheduled a bulk item pickup for the old sofa and dresser, they are on the curb",
+    "mattress and box spring out for bulk collection since Monday",
+    "Bulky item pickup missed, couch still at the curb",
+]
+
+
+def test_bulk_items_the_head_calls_dumping_are_trash_with_the_pairs_score(
+    clf: CivicClassifier,
+) -> None:
+    from classifiers.model import BULK_EVIDENCE
+
+    probs, analyses = clf.probabilities(BULK)
+    topics = clf.heads["topic"].classes
+    trash, dumping = topics.index("trash"), topics.index("dumping")
+    ruled = 0
+    for text, p, pt, an in zip(BULK, clf.predict(BULK), probs["topic"], analyses, strict=True):
+        assert an.bulk, text
+        assert (p.relevant, p.topic) == (True, "trash"), text
+        if int(pt.argmax()) == dumping:
+            ruled += 1
+            assert p.topic_score == pytest.approx(pt[trash] + pt[dumping], abs=1e-4), text
+            assert p.evidence["topic"][0] == BULK_EVIDENCE, text
+    assert ruled >= 1  # the trained head still reads furniture as dumping: the rule is exercised
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hello", "Test post please ignore", "testing 123", "Hello, is this account monitored?"],
+)
+def test_a_post_that_says_nothing_is_no_request(real_classifier, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert real_classifier.predict([text])[0].topic == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("Traffic light at Fulton & Ashland hanging by one cable after the wind", True),
+        ("huge icicle hanging off the rail overpass on Yonge, right above the sidewalk", True),
+        ("light pole knocked over by a car, wires exposed at the base", True),
+        ("branch dangling over the bike lane", True),
+        ("the pole is leaning over the road", True),
+        ("the tree is about to fall on my house", True),
+        # idioms and harmless things
+        ("I was hanging out by the park", False),
+        ("the bus service is hanging by a thread", False),
+        ("icicles on my gutters", False),
+        ("the fence is leaning a bit", False),
+    ],
+)
+def test_something_overhead_about_to_come_down_is_a_hazard(text: str, fires: bool) -> None:
+    assert ("falling_object" in analyse(text)[1].rules) is fires
+
+
+def test_a_signal_hanging_by_a_cable_is_urgent(real_classifier) -> None:  # type: ignore[no-untyped-def]
+    p = real_classifier.predict(["Traffic light at Fulton & Ashland hanging by one cable"])[0]
+    assert p.urgency in ("high", "emergency")
+    assert "rule:falling_object" in p.evidence["urgency"]
