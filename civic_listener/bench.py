@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import json
 import os
+import platform
 import random
 import resource
 import shutil
@@ -489,8 +490,39 @@ def run_one(name: str, posts: int) -> dict[str, Any]:
     return figures
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(loop: int = 10_000_000) -> dict[str, Any]:
+    """What the figures were measured on, and a reference to scale them between machines: the
+    best of three runs of a fixed pure-Python loop (the classifier's per-post work is mostly
+    interpreted Python and regular expressions, so its throughput moves with this figure)."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(loop):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "python_loop_10m_seconds": round(best * 10_000_000 / loop, 3),
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+    }
+
+
 def run_benchmarks(*, posts: int = 50_000, only: list[str] | None = None) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"machine": machine()}
     for name in only or list(BENCHMARKS):
         if name not in BENCHMARKS:
             raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
