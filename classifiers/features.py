@@ -846,6 +846,7 @@ def _scan(text: str) -> tuple[list[list[str]], dict[int, list[str]], list[str], 
         an.praise = (
             lx.JOB_DONE.search(lowered) is not None and lx.STILL_WANTED.search(lowered) is None
         )
+    # every match of BULK_COLLECTION names one of these three, so most posts skip both searches
     if ("bulk" in lowered or "rubbish" in lowered or "large item" in lowered) and (
         lx.BULK_COLLECTION.search(lowered) is not None
         and lx.NOT_BULK_COLLECTION.search(lowered) is None

@@ -488,22 +488,32 @@ LITTER = [
 ]
 
 
-def test_litter_the_head_calls_trash_is_dumping_with_the_pairs_score(clf: CivicClassifier) -> None:
-    probs, analyses = clf.probabilities(LITTER)
+def _overruled_between_trash_and_dumping(
+    clf: CivicClassifier, texts: list[str], head: str, rule: str, evidence: str
+) -> int:
+    """How many of ``texts`` the topic head put under ``head`` and the rule moved to ``rule``
+    (the other of trash and dumping), each with the pair's score and the rule's evidence first;
+    every relevant post ends up anywhere but ``head``."""
+    probs, _ = clf.probabilities(texts)
     topics = clf.heads["topic"].classes
-    trash, dumping = topics.index("trash"), topics.index("dumping")
-    preds = clf.predict(LITTER)
+    h, r = topics.index(head), topics.index(rule)
     ruled = 0
-    for text, p, pt, an in zip(LITTER, preds, probs["topic"], analyses, strict=True):
-        assert not any(t == "trash" for t, _ in an.keywords), text
+    for text, p, pt in zip(texts, clf.predict(texts), probs["topic"], strict=True):
         if not p.relevant:
             continue
-        assert p.topic != "trash", text
-        if int(pt.argmax()) == trash:
+        assert p.topic != head, text
+        if int(pt.argmax()) == h:
             ruled += 1
-            assert p.topic == "dumping", text
-            assert p.topic_score == pytest.approx(pt[trash] + pt[dumping], abs=1e-4), text
-            assert p.evidence["topic"][0].startswith("rule:no pickup"), text
+            assert p.topic == rule, text
+            assert p.topic_score == pytest.approx(pt[h] + pt[r], abs=1e-4), text
+            assert p.evidence["topic"][0].startswith(evidence), text
+    return ruled
+
+
+def test_litter_the_head_calls_trash_is_dumping_with_the_pairs_score(clf: CivicClassifier) -> None:
+    for an in clf.probabilities(LITTER)[1]:
+        assert not any(t == "trash" for t, _ in an.keywords)
+    ruled = _overruled_between_trash_and_dumping(clf, LITTER, "trash", "dumping", "rule:no pickup")
     assert ruled >= 1  # the trained head still reads some litter as trash: the rule is exercised
     pickup = clf.predict(["Garbage not collected on our street for a week"])[0]
     assert pickup.topic == "trash"
@@ -546,17 +556,9 @@ def test_bulk_items_the_head_calls_dumping_are_trash_with_the_pairs_score(
 ) -> None:
     from classifiers.model import BULK_EVIDENCE
 
-    probs, analyses = clf.probabilities(BULK)
-    topics = clf.heads["topic"].classes
-    trash, dumping = topics.index("trash"), topics.index("dumping")
-    ruled = 0
-    for text, p, pt, an in zip(BULK, clf.predict(BULK), probs["topic"], analyses, strict=True):
-        assert an.bulk, text
-        assert (p.relevant, p.topic) == (True, "trash"), text
-        if int(pt.argmax()) == dumping:
-            ruled += 1
-            assert p.topic_score == pytest.approx(pt[trash] + pt[dumping], abs=1e-4), text
-            assert p.evidence["topic"][0] == BULK_EVIDENCE, text
+    assert all(an.bulk for an in clf.probabilities(BULK)[1])
+    assert [(p.relevant, p.topic) for p in clf.predict(BULK)] == [(True, "trash")] * len(BULK)
+    ruled = _overruled_between_trash_and_dumping(clf, BULK, "dumping", "trash", BULK_EVIDENCE)
     assert ruled >= 1  # the trained head still reads furniture as dumping: the rule is exercised
 
 
