@@ -176,8 +176,8 @@ def _clean(text: str | None) -> str:
 
 
 # what staff type to try the request form: no report, whatever category the form was left on
-PLACEHOLDERS = frozenset(["test", "testing", "test test", "sample", "n/a", "na", "none"])
-# a trial of the form in more words: "TEST TEST TEST FOR PSD", "[TEST for PSD] restroom needs
+PLACEHOLDERS = frozenset(["sample", "n/a", "na", "none"])
+# a trial of the form ("test", "testing") and in more words: "TEST TEST TEST FOR PSD", "[TEST for PSD] restroom needs
 # attention", "This is a test.  Please ignore it.", "Test request for training purposes"
 TEST_SUBMISSION = re.compile(
     r"^\W*(?:test(?:ing)?\b|this is a test\b|we are testing\b)|\btest (?:request|submission)\b|"
