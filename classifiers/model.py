@@ -580,12 +580,18 @@ def lexicon_matrix(
         # (a word that names two topics, "garbage", is one piece of evidence)
         K[:, col["yes"]] = [min(2, len({p for _, p in an.keywords})) for an in analyses]
         return K
+    topic = head == "topic"
     for i, an in enumerate(analyses):
-        hits = [t for t, _ in an.keywords] if head == "topic" else [RULE_LEVEL[r] for r in an.rules]
+        hits = [t for t, _ in an.keywords] if topic else [RULE_LEVEL[r] for r in an.rules]
+        if not hits:
+            continue
+        counts: dict[int, int] = {}  # counted here: a numpy element costs more to read and write
         for c in hits:
             j = col.get(c)
-            if j is not None and K[i, j] < 2:
-                K[i, j] += 1
+            if j is not None:
+                counts[j] = min(2, counts.get(j, 0) + 1)
+        for j, v in counts.items():
+            K[i, j] = v
     return K
 
 

@@ -28,6 +28,7 @@ _PIECES = st.sampled_from(
     + ["st", "St", "ST", "ſt", "street", "ave", "Ave.", "av", "sq", "row", "plaza", "blvd"]
     + ["12 ", "45-47 ", "0 ", "N. ", "north ", "main ", "Main ", "Elm ", "o'neil ", "st.john "]
     + ["corner of ", " and ", " & ", "the ", "Tremont ", "Mass Ave ", "Dorchester ", "JP ", "jp "]
+    + ["Boston ", "new york city ", "Marin County ", "navi mumbai"]
     + ["aaa", "sooo", "HELP", "NOW", "me@x.org ", "@bob ", "#FixIt ", "42.3601, -71.0589 "]
     + list("éñüđ我路😍İıK\u3000\u2028")
 )
@@ -64,6 +65,14 @@ def test_faster_feature_patterns_match_the_plain_ones(text: str) -> None:
     lowered = text.lower()
     assert bool(F._SARCASM_RX.search(lowered)) == any(c in lowered for c in F.lx.SARCASM_CUES)
     assert F._STREET_FAST.sub(" _street ", lowered) == F._STREET.sub(" _street ", lowered)
+    street = F._anchored_sub(F._STREET_FAST, " _street ", lowered, 1)
+    assert street == F._STREET.sub(" _street ", lowered)
+    digits = F._DIGITS.sub("0", lowered)
+    assert F._anchored_sub(F._ADDRESS, " _addr ", digits, 4) == F._ADDRESS.sub(" _addr ", digits)
+    if F._ADDRESS.search(digits) or F._STREET.search(digits):
+        assert F._suffix_anchors(digits)  # the gate before both substitutions
+    if F._CITY_NAMES.search(lowered):
+        assert any(c in lowered for c in F._CITY_STRINGS)
     if lowered.isascii():
         assert bool(F._ELONG_ASCII.search(lowered)) == bool(F._ELONG.search(lowered))
         assert F._DIGITS_ASCII.sub("0", lowered) == F._DIGITS.sub("0", lowered)
