@@ -345,7 +345,7 @@ HEDGEABLE: frozenset[str] = frozenset(["person_hurt", "violence"])
 JOB_DONE = _rx(
     r"\b(?:fixed|repaired|filled|patched|cleared|plowed|ploughed|removed|picked up|collected|"
     r"replaced|restored|cleaned up|resolved|repaved|resurfaced|took care of|taken care of|trimmed|"
-    r"swept|painted over|back on)\b"
+    r"swept|painted over|back on|gritted|salted|emptied|sorted|mowed|mown)\b"
 )
 STILL_WANTED = _rx(
     r"\b(?:but|still|another|again|also|please|pls|plz|kindly|can|could|would|will|when|if|"
@@ -565,6 +565,9 @@ LOW_RULES: tuple[Rule, ...] = (
             r"\bgracias\b",
             r"\bkudos\b",
             r"\bshout ?out\b",
+            # British, Irish and New Zealand thanks (not "good job": Mumbai writes it of potholes
+            # full of water)
+            r"\b(?:cheers|fair play|grand job|top job|nice one|chur|legends?)\b",
         ),
     ),
     Rule(
@@ -1493,7 +1496,7 @@ RULE_TRIGGERS: dict[str, str] = {
     "aid_request": "food wate drin medi doct nurs tent shel blan resc reli aid assi starv dyin "
     "trap home slee forg aban sos help hung thir eat anyt need save begg noth live livi desp send "
     "othe else find foun nour drug",
-    "thanks": "thank great well appre graci kudos shout",
+    "thanks": "thank great well appre graci kudos shout chee fair gran top nice chur lege",
     "question": "? ¿",
 }
 
@@ -2135,9 +2138,25 @@ FORM_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
 # left out, which the cities file as dumping), New York's corner baskets, Australia's "hard
 # rubbish" and the bulk-item pickup TAXONOMY.md puts under trash, British and Irish gritting, a
 # pay-and-display machine, a permit zone nobody enforces (a permit to apply for is another
-# service), a water meter (not a parking meter).
+# service), a water meter (not a parking meter).  And the words of councils in Britain, Ireland,
+# Australia, New Zealand, Canada and South Africa: a bin by its colour, the kerbside, verge and
+# inorganic (bulk) collections, a fly-tip, a belisha beacon or pelican crossing, and a "robot"
+# (a traffic light) that is out, the zig-zag lines no one may park on, a blocked "shore" (an Irish
+# drain), a footpath nobody salted, Canadian windrows and blading, boy racers and hoons, rough
+# sleepers, a house in multiple occupation, council tax and the electoral register.  ("Right turn
+# on red" is left out: the city rows that hold it are about the sign.)
 REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     "trash": (
+        *(
+            f"{kind} bin"
+            for kind in ("green", "blue", "brown", "black", "grey", "gray", "purple", "red")
+        ),
+        "kerbside collection",
+        "verge collection",
+        "inorganic collection",
+        "bin men",
+        "binmen",
+        "bin lorry",
         *(
             f"{kind} cart"
             for kind in (
@@ -2171,10 +2190,63 @@ REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "grit bin",
         "salt bin",
         "snowed in",
+        "windrow",
+        "windrows",
+        "bladed",
+        "blading",
+        "snow clearing",
+        "not salted",
+        "not been salted",
+        "nobody has salted",
+        "no one has salted",
+        "unploughed",
+        "not ploughed",
+        "snow plough",
+        "snowplough",
     ),
-    "parking": ("pay and display", "permit zone"),
-    "noise": ("jackhammer", "jackhammering"),
-    "water_sewer": ("water meter", "meter box"),
+    "parking": ("pay and display", "permit zone", "zig zags", "zig zag lines", "zigzag lines"),
+    "noise": ("jackhammer", "jackhammering", "barks"),
+    "water_sewer": (
+        "water meter",
+        "meter box",
+        "wastewater",
+        "shore blocked",
+        "blocked shore",
+        "sewage spill",
+        "sewage spills",
+    ),
+    "dumping": ("flytip", "flytips", "fly tip", "fly tips"),
+    "signal_sign": (
+        "belisha beacon",
+        "belisha beacons",
+        "pelican crossing",
+        *(
+            f"{robot} {state}"
+            for robot in ("robot", "robots")
+            for state in ("out", "not working", "is out", "are out", "down", "is down", "are down")
+        ),
+        "faulty robot",
+        "faulty robots",
+    ),
+    "traffic_safety": (
+        "boy racer",
+        "boy racers",
+        "hoons",  # not "hoon": in romanised Hindi it is "am"
+        "hooning",
+    ),
+    "street_cleaning": ("dog dirt",),
+    "encampment": ("rough sleeper", "rough sleepers", "rough sleeping", "sleeping rough"),
+    "housing": (
+        "hmo",
+        "bedsit",
+        "bedsits",
+        "council flat",
+        "council flats",
+        "housing association",
+        "rising damp",
+    ),
+    "pests": ("bee swarm", "swarm of bees", "wasps nest"),
+    "other_service": ("council tax", "electoral register", "electoral roll"),
 }
 # The plain words for a service in more languages residents of North American cities write in:
 # French (Canada), Tagalog, romanised Hindi. The garbage words of these languages are shared words

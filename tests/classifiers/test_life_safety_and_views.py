@@ -335,6 +335,21 @@ def test_phrases_that_overlap_count_once_for_the_longer(text: str, topics: list[
         ("no gritting on any of the side streets", ["snow_ice"]),
         ("Pay and display machine broken", ["parking"]),
         ("jackhammering at 11pm", ["noise"]),
+        # what councils in Britain, Ireland, Australia, New Zealand, Canada and South Africa call it
+        ("brown bin not emptied again", ["trash"] * 3),
+        ("inorganic collection left half our pile", ["trash"]),
+        ("flytip at the end of the lane", ["dumping"]),
+        ("belisha beacon not lit on the crossing", ["signal_sign"]),
+        ("robot not working at the corner of Main and Long", ["signal_sign"]),
+        ("car parked on the zig zags outside the school", ["parking", "parking"]),
+        ("shore blocked at the end of our road", ["water_sewer"]),
+        ("windrow at the end of the driveway is three feet high", ["snow_ice"]),
+        ("when is our street getting bladed?", ["snow_ice"]),
+        ("boy racers doing doughnuts every night", ["traffic_safety"]),
+        ("rough sleeper in the doorway not responding", ["encampment"]),
+        ("is the house next door licensed as an HMO?", ["housing"]),
+        ("council tax bill has the wrong band", ["other_service"]),
+        ("bee swarm hanging off the tree at the bus stop", ["pests"]),  # the tree is where
         ("xmas tree pick up missed", ["trash"]),
         ("Christmas tree collection skipped our street", ["trash"]),
         # spelled as residents spell it, and the words for it in Spanish
@@ -399,6 +414,11 @@ def test_relevance_keyword_rule() -> None:
     [
         ("thank you to the crew that fixed the pothole on Lawrence so fast!!", True),
         ("Shoutout to the crew that fixed the water main, water back on by morning 🙌", True),
+        # as Britain, Ireland and New Zealand say it
+        ("grand job by the lads who fixed the lights on our road in a day. fair play", True),
+        ("chur to whoever fixed the swing at the park, kids stoked", True),
+        ("roads gritted before 6am, cheers all", True),
+        ("bins still not emptied, cheers for nothing", False),
         ("Thanks for fixing the pothole! but there's another one at Elm", False),
         ("pothole got filled, thanks. Can you do Elm next?", False),
         ("Villa Ave storm drains need to be cleared. Thank you", False),
