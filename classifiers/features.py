@@ -124,10 +124,11 @@ _ELONG_ASCII = re.compile(r"([a-z0-9_])\1{2,}")
 # word character: without one (found fast from the "@") ``_EMAIL`` cannot match
 _EMAIL_CORE = re.compile(r"@(?<=\S@)\S+\.\w")
 _CITY_NAME_PATTERNS = (
-    "san rafael|marin(?: county)?|mumbai|bombay|thane|navi mumbai|bengaluru|bangalore|bbmp|mcgm|bmc|"
-    "bwssb|boston|new york(?: city)?|nyc|brooklyn|queens|bronx|manhattan|staten island|dorchester|"
-    "roxbury|southie|california|karnataka|maharashtra"
-).split("|")
+    *("san rafael", "marin(?: county)?", "mumbai", "bombay", "thane", "navi mumbai", "bengaluru"),
+    *("bangalore", "bbmp", "mcgm", "bmc", "bwssb", "boston", "new york(?: city)?", "nyc"),
+    *("brooklyn", "queens", "bronx", "manhattan", "staten island", "dorchester", "roxbury"),
+    *("southie", "california", "karnataka", "maharashtra"),
+)
 _CITY_NAMES = re.compile(r"\b(?:" + "|".join(_CITY_NAME_PATTERNS) + r")\b")
 # every match holds one of the names without its optional part: without them (a few substring
 # checks) the search cannot match
