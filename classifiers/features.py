@@ -77,17 +77,18 @@ _STREET = re.compile(
 # ``\b``, only one can match at a place), and a word and the spaces after it taken whole
 # (possessive: giving back a character never lets the rest match, as ``\s`` and ``[\w'-]`` share
 # no character and no suffix starts with a space)
+_SUFFIX_TRIE = trie(_STREET_SUFFIX.strip("(?:)").split("|"))
 _STREET_FAST = re.compile(
     r"\b(?!(?:"
     + _NOT_STREET_NAME
     + r")\s)[a-z][\w'-]++\s++"
-    + trie(_STREET_SUFFIX.strip("(?:)").split("|"))
+    + _SUFFIX_TRIE
     + r"\b\.?(?!\s+(?:light|lamp|sign|sweep))"
 )
 # where a suffix word starts right after whitespace: every match of ``_STREET`` ends in one, so
 # ``_anchored_sub`` searches for them only from the word before each (about half the time of
 # ``_STREET_FAST.sub`` on a post; ``_ADDRESS``, which starts with a "0", is faster searched whole)
-_SUFFIX_AFTER_SPACE = re.compile(r"\s" + trie(_STREET_SUFFIX.strip("(?:)").split("|")) + r"\b")
+_SUFFIX_AFTER_SPACE = re.compile(r"\s" + _SUFFIX_TRIE + r"\b")
 
 
 def _suffix_anchors(text: str) -> list[int]:
@@ -95,17 +96,10 @@ def _suffix_anchors(text: str) -> list[int]:
     return [m.start() + 1 for m in _SUFFIX_AFTER_SPACE.finditer(text)]
 
 
-def _anchored_sub(
-    rx: re.Pattern[str], repl: str, text: str, runs: int, anchors: list[int] | None = None
-) -> str:
+def _anchored_sub(rx: re.Pattern[str], repl: str, text: str, runs: int, anchors: list[int]) -> str:
     """``rx.sub(repl, text)`` for a pattern whose matches end in a suffix word right after
     whitespace and start within the ``runs`` whitespace-separated runs before it (see
-    ``anchored_finditer``); ``repl`` is plain text, ``anchors`` the text's ``_suffix_anchors``
-    when known."""
-    if anchors is None:
-        anchors = _suffix_anchors(text)
-    if not anchors:
-        return text
+    ``anchored_finditer``); ``repl`` is plain text, ``anchors`` the text's ``_suffix_anchors``."""
     parts: list[str] = []
     last = 0
     for m in anchored_finditer(rx, anchors, text, runs):
