@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import struct
 import time
+import unicodedata
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -132,9 +133,28 @@ _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
 # lookbehind is the ``\b`` before it (no word character just before the first letter)
 _CAPS_WORD_FAST = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z]{2,}\b")
 _EMOJI_CHAR = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff]")
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+
+
+def _mark_class() -> str:
+    """A character class of the combining marks (and the zero-width joiners) of the Basic
+    Multilingual Plane: the vowel signs of Devanagari, Arabic vowel points, Thai tone marks, which
+    ``\\w`` does not match but which belong inside a word."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x300, 0x10000):
+        if unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me") or cp in (0x200C, 0x200D):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]"
+
+
+_MARKS = _mark_class()
+# a word: letters and digits, with the combining marks written inside it ("सड़क" is one word)
+_LETTERS = r"[^\W_]+(?:" + _MARKS + r"+[^\W_]*)*"
+_WORD = re.compile(_LETTERS + r"(?:'" + _LETTERS + ")?")
 _WORD_ASCII = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)?")  # ``_WORD`` in lowercased ASCII text
-_TOK = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[.,!?;:]")
+_TOK = re.compile(_LETTERS + r"(?:'" + _LETTERS + r")?|[.,!?;:]")
 _BREAKS = frozenset(".,!?;:")
 _CHUNK = re.compile(r"[.,!?;:]+")
 _HAS_BREAK = re.compile(r"[.,!?;:]")
@@ -573,16 +593,26 @@ HEDGE_WINDOW = 40  # characters before a life-safety match where a hedge word co
 _EMERGENCY_NAMES = frozenset(r.name for r in lx.EMERGENCY_RULES)
 _ALL_RULES = frozenset(name for name, _, _, _ in _RULES)
 _NON_LATIN = re.compile(r"[^\x00-\u024f\u1e00-\u1eff]")
-_CJK_KW = {p: t for t, ps in lx.CJK_TOPIC_KEYWORDS.items() for p in ps}
-_CJK_RX = re.compile("|".join(re.escape(p) for p in sorted(_CJK_KW, key=len, reverse=True)))
-_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+_SCRIPT_KW: dict[str, str] = {}  # keyword -> topic; a leading space: only at the start of a word
+for _t, _ps in (*lx.CJK_TOPIC_KEYWORDS.items(), *lx.SCRIPT_TOPIC_KEYWORDS.items()):
+    for _p in _ps:
+        _SCRIPT_KW.setdefault(_p.lower(), _t)
+_SCRIPT_RX = re.compile(
+    "|".join(
+        r"(?<!\w)" + re.escape(p[1:]) if p.startswith(" ") else re.escape(p)
+        for p in sorted(_SCRIPT_KW, key=lambda p: len(p.strip()), reverse=True)
+    )
+)
+_SCRIPT_KW.update({p[1:]: t for p, t in _SCRIPT_KW.items() if p.startswith(" ")})
 
 
-def match_cjk_keywords(text: str) -> list[tuple[str, str]]:
-    """(topic, phrase) for the Chinese keywords found as substrings (no word boundaries there)."""
-    if text.isascii() or not _CJK_CHAR.search(text):
+def match_script_keywords(lowered: str) -> list[tuple[str, str]]:
+    """(topic, phrase) for the keywords of scripts without word boundaries or with attached
+    particles and endings (Chinese, Japanese, Korean, Russian, Arabic, Devanagari), found as
+    substrings of the lowercased text, longest first."""
+    if lowered.isascii() or not _NON_LATIN.search(lowered):
         return []
-    return [(_CJK_KW[m.group(0)], m.group(0)) for m in _CJK_RX.finditer(text)]
+    return [(_SCRIPT_KW[m.group(0)], m.group(0)) for m in _SCRIPT_RX.finditer(lowered)]
 
 
 def life_safety(lowered: str) -> tuple[list[str], bool]:
@@ -817,6 +847,7 @@ def _scan(text: str) -> tuple[list[list[str]], dict[int, list[str]], list[str], 
                 extra.append("_emoneg")
                 an.sentiment_hits.append("emoticon-" + e)
     lowered = raw.lower()
+    ascii_text = lowered.isascii()
     if _SARCASM_RX.search(lowered):
         extra.append("_sarcasm")
         an.sentiment_hits.append("sarcasm cue")
@@ -854,9 +885,15 @@ def _scan(text: str) -> tuple[list[list[str]], dict[int, list[str]], list[str], 
     ):
         an.bulk = True
     hits = drop_places(words, match_keywords(words))
+    if not ascii_text:
+        hits += match_script_keywords(lowered)
     if hits and any("+" in t for t, _ in hits):
-        hits = split_shared(hits, lx.COLLECTION_CUES.search(lowered) is not None)
-    for topic, phrase in hits + match_cjk_keywords(lowered):
+        hits = split_shared(
+            hits,
+            lx.COLLECTION_CUES.search(lowered) is not None
+            or (not ascii_text and lx.SCRIPT_COLLECTION_CUES.search(lowered) is not None),
+        )
+    for topic, phrase in hits:
         an.keywords.append((topic, phrase))
         extra.append("_kw_" + topic)
     an.tokens = words + extra

@@ -59,7 +59,14 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
     ),
     "ht": _words(
         "mwen nou yo pa gen ki pou nan sa li ak kay lari tanpri mèsi mesi genyen bezwen kounye tout "
-        "moun anpil lapli dlo yon gwo ede"
+        "moun anpil lapli dlo yon gwo ede ap nèt toupre depi jodi ankò èske lavil deja chak atè twò "
+        "kounyea fè vini pase semèn lè kote avèk sou"
+    ),
+    # romanised Hindi, as residents of Indian cities write it (Devanagari goes to Lingua)
+    "hi": _words(
+        "hai hain ka ki ke ko se mein nahi nahin bhi aur kya raha rahi rahe gaya gayi hota tha thi "
+        "kar karo kuch yeh woh abhi phir bahut kab kaise kyun humare hamare mera meri mere hota hoti "
+        "diya liye wala wali gaadi sadak paani"
     ),
 }
 _WORD_LANGS: dict[str, tuple[str, ...]] = {}

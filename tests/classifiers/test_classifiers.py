@@ -242,6 +242,10 @@ def test_overfit_tiny_set() -> None:
         ("Mwen gen yon gwo twou nan lari a, tanpri ede nou", "ht"),
         ("我家门口的路灯坏了好几天了", "zh"),
         ("Đèn đường trước nhà tôi bị hỏng", "vi"),
+        # romanised Hindi, which Lingua does not know, and Creole with English street names
+        ("Sector 9 mein kal se paani nahi aa raha hai, koi dekhne wala nahi", "hi"),
+        ("Limyè lari a etenn depi 2 semèn sou Blue Hill Ave, li twò nwa aswè", "ht"),
+        ("Is the library on Main St open on Monday?", "en"),
         ("", "und"),
     ],
 )

@@ -190,6 +190,74 @@ def test_keywords_in_more_languages() -> None:
 @pytest.mark.parametrize(
     ("text", "topics"),
     [
+        # scripts whose words take particles and endings: stems found inside the words
+        ("집 앞 가로등이 며칠째 꺼져 있어요", ["streetlight"]),
+        ("Во дворе огромные ямы, машины ломаются", ["pothole"]),
+        ("прямая дорога до центра", []),  # "яма" inside another word is no pit
+        ("الحفرة في الشارع كبيرة جدا", ["pothole"]),
+        ("हमारी गली में सड़क पर गड्ढे हैं", ["pothole"]),
+        # the shared garbage words: trash only when a pickup or a bin is named
+        ("쓰레기 수거가 일주일째 안 됐어요", ["trash", "dumping", "trash"]),
+        ("공터에 쓰레기가 잔뜩 버려져 있어요", ["dumping"]),
+        ("мусор не вывозят уже неделю", ["trash", "dumping", "trash"]),
+        # Latin-script languages, with and without their accents
+        ("Tem um buraco enorme na calçada da minha rua", ["pothole", "sidewalk"]),
+        ("xe rac ko toi hem nha toi 3 ngay roi", ["trash"]),
+        ("May natumbang puno sa kanto namin", ["tree"]),
+        ("Gaariga qashinka ma iman toddobaadkan", ["trash"]),
+        ("Le déneigement n'est pas fait sur notre rue", ["snow_ice"]),
+    ],
+)
+def test_keywords_in_the_languages_residents_write_in(text: str, topics: list[str]) -> None:
+    assert [t for t, _ in analyse(text)[1].keywords] == topics
+
+
+def test_a_word_keeps_its_combining_marks() -> None:
+    # Devanagari vowel signs and the nukta are marks, not letters: the word stays whole
+    from classifiers.features import _WORD
+
+    assert _WORD.findall("सड़क पर बड़ा गड्ढा") == ["सड़क", "पर", "बड़ा", "गड्ढा"]
+    assert _WORD.findall("don't café") == ["don't", "café"]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("Cheiro forte de gás no prédio, todo mundo saiu", "gas_leak"),
+        ("Odeur de gaz dans l'escalier, on est tous dehors", "gas_leak"),
+        ("В подъезде сильно пахнет газом", "gas_leak"),
+        ("건물 2층에서 가스 냄새가 나요", "gas_leak"),
+        ("Fio de alta tensão caído na calçada soltando faísca", "live_wire"),
+        ("Fil kouran tonbe atè devan lekòl la", "live_wire"),
+        ("Un piéton renversé par une voiture, il saigne beaucoup", "person_hurt"),
+        ("Nasagasaan ang bata sa tapat ng school, duguan", "person_hurt"),
+        ("Água entrando nas casas da nossa rua, ajuda", "flood_into_homes"),
+        ("المية داخلة البيوت في شارعنا", "flood_into_homes"),
+        ("Caiu uma árvore enorme no meio da avenida", "tree_blocking"),
+        ("Bueiro sem tampa na frente da escola", "open_hole"),
+    ],
+)
+def test_danger_cues_in_more_languages(text: str, rule: str) -> None:
+    assert rule in analyse(text)[1].rules
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A criança pode se machucar no parquinho",  # could get hurt: no one is
+        "Фонари не горят вторую неделю",  # lights that do not "burn" are out, not on fire
+        "La fuite d'eau continue rue Cartier",
+    ],
+)
+def test_danger_cues_in_more_languages_need_the_danger(text: str) -> None:
+    from classifiers.features import RULE_LEVEL
+
+    assert not [r for r in analyse(text)[1].rules if RULE_LEVEL[r] == "emergency"]
+
+
+@pytest.mark.parametrize(
+    ("text", "topics"),
+    [
         ("graffiti on the back of a stop sign", ["graffiti"]),
         ("Trash along the sidewalk on Sonoma Street", ["dumping"]),
         ("car parked at the red curb again", ["parking"]),
