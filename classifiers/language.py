@@ -65,7 +65,7 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
     # romanised Hindi, as residents of Indian cities write it (Devanagari goes to Lingua)
     "hi": _words(
         "hai hain ka ki ke ko se mein nahi nahin bhi aur kya raha rahi rahe gaya gayi hota tha thi "
-        "kar karo kuch yeh woh abhi phir bahut kab kaise kyun humare hamare mera meri mere hota hoti "
+        "kar karo kuch yeh woh abhi phir bahut kab kaise kyun humare hamare mera meri mere hoti "
         "diya liye wala wali gaadi sadak paani"
     ),
 }

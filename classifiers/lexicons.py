@@ -1542,7 +1542,7 @@ SARCASM_CUES: tuple[str, ...] = (
 # Cheap gates: a rule's regex runs only when one of these word prefixes (first 4 letters) occurs.
 RULE_TRIGGERS: dict[str, str] = {
     "fire": "fire flam burn smok ince quem fueg wild bush dife ince pega pego cham feu suno nasu aag",
-    "gas_leak": "gas smel odor odou olor fuga carbo huel sant gaz mono co chei vaza fuit sent amoy taga gaas gás",
+    "gas_leak": "gas smel odor odou olor fuga carbo huel sant gaz mono co gaas gás",
     "live_wire": "live powe elec util wire spar cabl line fio fios fil fils câbl kabl napu naka sili bijl taar",
     "person_hurt": "hurt inju blee uncon breat colla unres trap stuc drow hit struc overd seiz heart "
     "feri mach desm atro bles saig inco renv seny koul bị chảy bất nasa suga dugu nahi wala dhaa dhii "
@@ -2724,7 +2724,6 @@ WORLD_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "lề đường",
         "le duong",
         "bangketa",
-        "bangketa",
         "daanan ng tao",
         "jidka lugta",
         "wadada lugta",
@@ -2831,10 +2830,8 @@ WORLD_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "fourrière",
         "mal garé",
         "stationnement illégal",
-        "estacionado",
         "estacionados",
         "auto abandonado",
-        "carro abandonado",
         "mal estacionado",
         "machin abandone",
         "machin pake",
@@ -3040,7 +3037,6 @@ WORLD_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "shor sharaba",
         "loudspeaker",
         "dj bajta",
-        "dj bajta",
     ),
     "pests": (
         "ratos",
@@ -3175,7 +3171,6 @@ WORLD_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "kuleylka",
         "kulayl",
         "makan malik",
-        "landlord",
         "seelan",
         "seepage",
     ),
