@@ -592,27 +592,55 @@ def match_rules(lowered: str, words: Iterable[str]) -> list[str]:
 HEDGE_WINDOW = 40  # characters before a life-safety match where a hedge word counts
 _EMERGENCY_NAMES = frozenset(r.name for r in lx.EMERGENCY_RULES)
 _ALL_RULES = frozenset(name for name, _, _, _ in _RULES)
-_NON_LATIN = re.compile(r"[^\x00-\u024f\u1e00-\u1eff]")
+# a letter of a script other than Latin: punctuation, symbols and emoji are not (no rule or
+# keyword is written with them, and they add no word a trigger could miss)
+_NON_LATIN = re.compile(
+    r"[^\x00-\u024f\u1e00-\u1eff\u2000-\u2bff\ufe00-\ufe0f\U0001f000-\U0001faff]"
+)
 _SCRIPT_KW: dict[str, str] = {}  # keyword -> topic; a leading space: only at the start of a word
 for _t, _ps in (*lx.CJK_TOPIC_KEYWORDS.items(), *lx.SCRIPT_TOPIC_KEYWORDS.items()):
     for _p in _ps:
         _SCRIPT_KW.setdefault(_p.lower(), _t)
-_SCRIPT_RX = re.compile(
-    "|".join(
-        r"(?<!\w)" + re.escape(p[1:]) if p.startswith(" ") else re.escape(p)
-        for p in sorted(_SCRIPT_KW, key=lambda p: len(p.strip()), reverse=True)
-    )
+# the scripts of these keywords, by character range: a keyword is searched for only in a text
+# that holds a letter of its own script (most non-ASCII posts hold only accents or emoji)
+_SCRIPT_RANGES: tuple[str, ...] = (
+    "\u0400-\u052f",  # Cyrillic
+    "\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff",  # Arabic
+    "\u0900-\u097f",  # Devanagari
+    "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af",  # Hangul
+    "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff",  # Chinese characters and kana
 )
+
+
+def _script_searches() -> tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]:
+    """(letter of the script, its keywords longest first) per script.  Every keyword is written in
+    one script (spaces aside), so no two scripts' matches overlap: together, in text order, they
+    are what one alternation of all the keywords finds."""
+    letters = [re.compile(f"[{r}]") for r in _SCRIPT_RANGES]
+    groups: list[list[str]] = [[] for _ in letters]
+    for p in sorted(_SCRIPT_KW, key=lambda p: len(p.strip()), reverse=True):
+        i = next(i for i, rx in enumerate(letters) if rx.match(p.strip()))  # one script each
+        assert all(ch == " " or letters[i].match(ch) for ch in p), p
+        groups[i].append(r"(?<!\w)" + re.escape(p[1:]) if p.startswith(" ") else re.escape(p))
+    return tuple((rx, re.compile("|".join(g))) for rx, g in zip(letters, groups, strict=True) if g)
+
+
+_SCRIPT_SEARCHES = _script_searches()
 _SCRIPT_KW.update({p[1:]: t for p, t in _SCRIPT_KW.items() if p.startswith(" ")})
 
 
 def match_script_keywords(lowered: str) -> list[tuple[str, str]]:
     """(topic, phrase) for the keywords of scripts without word boundaries or with attached
     particles and endings (Chinese, Japanese, Korean, Russian, Arabic, Devanagari), found as
-    substrings of the lowercased text, longest first."""
+    substrings of the lowercased text, longest first, in text order."""
     if lowered.isascii() or not _NON_LATIN.search(lowered):
         return []
-    return [(_SCRIPT_KW[m.group(0)], m.group(0)) for m in _SCRIPT_RX.finditer(lowered)]
+    found = [
+        m for letter, rx in _SCRIPT_SEARCHES if letter.search(lowered) for m in rx.finditer(lowered)
+    ]
+    if len(found) > 1:
+        found.sort(key=lambda m: m.start())
+    return [(_SCRIPT_KW[m.group(0)], m.group(0)) for m in found]
 
 
 def life_safety(lowered: str) -> tuple[list[str], bool]:
