@@ -45,7 +45,91 @@ _FLOOD_TRAPPED = (
     r"\b(?:car|vehicle|bus|truck|van)s? (?:is |are |got )?(?:stuck|stalled|trapped|submerged|floating) "
     r"in (?:the |a )?(?:flooded \w+|flood\w*|(?:high |deep |rising )?water)\b",
     r"\b(?:flood\w*|water)\b[^.!?]{0,80}\b(?:someone|somebody|people|person|driver|kids?)(?:'s| is| are)? "
-    r"(?:still )?(?:inside|in there|trapped)\b",
+    r"(?:still (?:inside|in there)|inside|trapped)\b",
+    r"\b(?:flood\w*|water)\b[^.!?]{0,80}\b(?:can'?t|cannot|unable to) get (?:out|(?:him|her|them|us) out)\b"
+    r"(?! of)",
+)
+# a person, or one of the family: who may be trapped inside or under something
+_KIN = (
+    r"\b(?:he|she|they|husband|wife|son|daughter|mum|mom|dad|nan|gran|grandma|grandpa|grandad|uncle|"
+    r"aunt|baby|tenant|neighbou?r|lads?|kids?|people|someone|somebody|person|worker|driver|man|woman)"
+)
+# a person described by a pronoun or a stronger word: "she's badly hurt", "he is bleeding from the
+# head", "the driver is still inside", "can't get her out"
+_HURT_NOW = (
+    r"\b(?:he|she|they)(?:'s|s| is| are|'re) (?:(?:badly|seriously|severely|critically|really) )?"
+    r"(?:hurt|injured|bleeding|unconscious|not breathing|unresponsive|trapped)\b"
+    r"(?! (?:his|her|their|my|its|your)\b)",
+    r"\b(?:badly|severely|critically) (?:hurt|injured|wounded|burn(?:ed|t))\b",
+    r"\bbleeding (?:from|out of) (?:the |his |her |their |my |a )?(?:head|face|neck|leg|arm|chest|"
+    r"mouth|nose|ears?)\b",
+    r"\bbarely (?:responsive|conscious|breathing)\b",
+    r"\b(?:someone|somebody|people|person|driver|passengers?|kids?|children|family|(?:old|elderly) "
+    r"(?:lady|man|woman|couple)|(?:a|the) (?:man|woman|child|baby|boy|girl))(?:'s| is| are)? still "
+    r"(?:inside|in there|in (?:the|their|his|her) (?:car|house|home|building|apartment|vehicle))\b",
+    r"\b(?:can'?t|cannot|couldn'?t) (?:get (?:him|her|them) out|get the door open)\b",
+    # family and pronouns: "her husband's still inside", "the tenant's under it"
+    _KIN
+    + r"(?:'s|s| is| are| was| were)? still (?:stuck |trapped |pinned |buried )?(?:inside|in there)\b",
+    _KIN
+    + r"(?:'s|s| is| are| was| were)? (?:still |stuck |trapped |pinned |buried )?under (?:it|them|"
+    r"the (?:car|truck|bus|van|vehicle|rubble|debris|scaffold\w*|wall|tree|ceiling|roof|balcony))\b",
+    r"\b(?:he|she|they|person|someone|somebody|man|woman|kid|child|baby|boy|girl|guy|driver|bloke|"
+    r"fella|lady)(?:'s|s| is| are)? (?:not|isn'?t|aren'?t) (?:moving|breathing|waking up|responding|"
+    r"getting up)\b(?! (?:his|her|their|the|it|a|an|my|our)\b)",
+    r"\b(?:he|she|they)\s+(?:can'?t|cannot|couldn'?t) get up\b(?! (?:the|that|this|our|my|here|there)\b)",
+    r"\belectrocuted\b",
+    r"\bslumped over\b",
+    r"\bhead(?:'s| is)? split open\b",
+    r"\bblood (?:all )?(?:on|over|from) (?:his|her|their) (?:face|head)\b",
+    r"\bambos? (?:are |is )?(?:on (?:the|their|its) way|coming|called)\b",
+    r"\bon (?:the phone )?(?:with|to) (?:911|999|000|112|the ambulance)\b",
+    r"\b(?:911|999|000|112) (?:rung|called|phoned|dialled|dialed)\b",
+    # the same in other languages: fell into the water, trapped, much blood, can't get up, an ambulance
+    r"물에 ?빠졌|물에 ?빠진",
+    r"\bku xayiran\b|\bdhiig (?:badan|ayaa|baa)\b",
+    r"\bpa ka leve\b",
+    r"\b(?:người|ai đó|em bé|trẻ em|cháu)\b[^.!?]{0,20}\bbị kẹt\b|\bkẹt bên (?:dưới|trong)\b",
+    r"\bhil nahi raha\b|\bambulance (?:bhejo|bulao)\b",
+    r"\banbilans\b|\bambalaas\b",
+)
+# signs of danger to a person that lift the model's emergency probability but do not force it
+# (someone in the water, on a roof in a flood, about to jump, left in a hot car, fainted)
+_HURT_MAYBE = (
+    r"\b(?:fell|fallen|went|gone|jumped|swept|dragged|pulled) (?:\w+ ){0,4}(?:into|in|through) (?:the )?"
+    r"(?:river|water|canal|lake|sea|harbou?r|creek|pond|ice|surf|drain)\b",
+    r"\b(?:locked|left|trapped) in (?:a |the )?hot (?:car|vehicle)\b",
+    r"\b(?:gonna|going to|about to|threatening to) jump\b(?! (?:the|a|on|in|into|start|ship|queue)\b)",
+    r"\b(?:send|need) (?:a |the )?boat\b",
+    r"\bon (?:the|their) roof\b[^.!?]{0,40}\b(?:flood|water)",
+    r"\b(?:have|has|had) fainted\b",
+)
+# a dog that has bitten or attacked a person (not another dog: "attacked my dog" is high)
+_DOG_BITE = (
+    r"\b(?:dogs?|pit ?bulls?)\b[^.!?]{0,30}\b(?:bit|bitten|mauled|attacked|attacking|biting)\b "
+    r"(?:a |an |the |my |our |his |her |this )?(?:kid|child|boy|girl|man|woman|person|someone|somebody|"
+    r"jogger|runner|neighbou?r|son|daughter|mail ?(?:carrier|man)|postman|postie|cyclist|walker|resident|me)\b"
+)
+# an ambulance called or on its way; a call to an emergency number other than 911 (999 in Britain,
+# Ireland and Hong Kong, 112 in Europe and India, 000 in Australia, 10111 and 10177 in South Africa,
+# 119 in Korea and Japan, 190 to 193 in Brazil, 108 for an ambulance in India)
+_AMBULANCE = (
+    r"\b(?:call(?:ed|ing)?|phoned|rang|ring(?:ing)?|dial(?:l?ed|ing)?) (?:for )?(?:an |the )?ambulance\b",
+    r"\bambulance (?:has been |was |is |been )?(?:called|on (?:its|the) way|coming|en route)\b",
+)
+_EMERGENCY_NUMBER = r"(?:999|112|000|10111|10177|119|190|192|193|108)"
+# any emergency number, 911 too (a word that is one of them triggers the rules "911" triggers)
+EMERGENCY_NUMBER = r"(?:911|999|112|000|10111|10177|119|190|192|193|108)"
+_CALLED_NUMBER = (
+    r"\b(?:call(?:ed|ing)?|phoned|rang|dial(?:l?ed|ing)?) (?:the )?" + _EMERGENCY_NUMBER + r"\b",
+    r"\bllam\w* (?:al )?"
+    + _EMERGENCY_NUMBER
+    + r"\b|\blig(?:uei|amos|uem) (?:pr[oa]|para o) "
+    + _EMERGENCY_NUMBER
+    + r"\b",
+    r"\b(?:911|999|112) (?:waa la )?wac\w*|\btumawag (?:na )?(?:kami )?(?:sa )?(?:911|ambulansya|bumbero)\b",
+    r"(?:119|112) ?(?:불렀|신고)|(?:100|108|112|101) (?:पर|को) (?:कॉल|फोन)|вызвали (?:скорую|пожарных|112)|"
+    r"(?:اتصلنا|كلمنا) (?:ب|على )?(?:الإسعاف|الاسعاف|المطافي|الدفاع المدني)|叫咗白車|叫了救护车|打(?:了)?(?:999|119|120)",
 )
 # sparks from power lines ("limbs touching the power lines, sparks when it's windy")
 _LINE_SPARKS = (
@@ -64,19 +148,23 @@ _CAMP_FIRE = (
 _WORLD_FIRE = (
     r"\b(?:incêndio|incendio|pegando fogo|pegou fogo|em chamas|incendie|en feu|au feu|sunog|"
     r"nasusunog|aag lag\w*)\b",
-    r"пожар|загорел|حريق|ولعت|화재|불이 ?났|आग लग|火事",
+    r"\bdab (?:ayaa|baa|ayuu|ka kacay|qabsaday|qabsatay)\b|\bdab-?damis\w*",
+    r"пожар(?!н)|загорел|حريق|ولعت|화재|불이 ?났|आग लग|火事",
 )
 _WORLD_GAS = (
     r"\b(?:cheiro|vazamento|vazando) (?:forte )?(?:de )?g[áa]s\b",
+    r"\bcheir(?:a|o) (?:\w+ ){0,2}(?:a |de )?g[áa]s\b|\b(?:huele|olor) (?:\w+ ){0,2}a gas\b",
     r"\b(?:odeur|fuite) de gaz\b|\bsent le gaz\b",
     r"\b(?:amoy (?:ng )?gas|tagas ng gas|ur gaas|gas (?:ki )?(?:smell|badboo|badbu|leak))\b",
     r"запах газа|пахнет газом|утечк\w* газа|(?:ريحة|رائحة|ريحه|رايحة|تسريب|تسرب) (?:ال)?غاز|"
     r"가스 ?(?:냄새|누출|가 ?새)|गैस (?:की )?(?:बदबू|गंध|महक|लीक)|ガス(?:臭|漏れ)",
+    r"गैस[^।!?]{0,40}(?:बदबू|गंध|महक|लीक)|(?:煤氣|煤气|燃氣|燃气)(?:味|洩漏|泄漏|泄露|漏)",
 )
 _WORLD_WIRE = (
-    r"\bfios? (?:de (?:alta tens[ãa]o|energia|luz) )?(?:ca[íi]dos?|soltos?|partidos?|"
+    r"\bfios? (?:de (?:alta tens[ãa]o|energia|luz) )?(?:ca[íi]dos?|caiu|soltos?|partidos?|"
     r"arrebentados?|no ch[ãa]o)",
     r"\b(?:fils?|câbles?|cables?) (?:électriques? )?(?:tombés?|par terre|arrachés?|au sol)\b",
+    r"\bsoltando fa[íi]scas?\b",
     r"\b(?:fil (?:kouran|elektrik)|kable ng kuryente|naputol na kable|nakalaylay na kable|"
     r"silig koronto\w*|bijli ka taar|taar (?:toot|tut|gir)\w*)\b",
     r"оборван\w* провод|провод\w* (?:оборван|лежит|лежат|висит|искрит)|искрит|"
@@ -86,7 +174,7 @@ _WORLD_WIRE = (
 _WORLD_HURT = (
     r"\b(?:ferid[oa]s?|machucad[oa]s?|desmaiad[oa]|atropelad[oa]|n[ãa]o (?:est[áa] )?respir\w*)\b",
     r"\b(?:blessée?s?|saigne|inconsciente?|renversée? par|ne respire plus)\b",
-    r"\b(?:blese|senyen|san ap koule)\b",
+    r"\b(?<!pa )(?:blese|senyen|san ap koule)\b",
     r"\b(?:bị thương|chảy máu|bất tỉnh|bị xe (?:tông|đâm))",
     r"\b(?:nasagasaan|sugatan|duguan|nahimatay|walang malay)\b",
     r"\b(?:dhaawac\w*|dhiig bax\w*|miyir beel\w*)\b",
@@ -137,6 +225,8 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\bse (?:est[aá] )?quemando\b",
             r"\bfuego\b",
             r"\bsmoke (?:in|from) (?:the|a|my|our) (?:house|home|building|apartment|hallway|basement|kitchen)",
+            r"\b(?:full of|filling (?:up )?with|filled with) smoke\b|\b(?:fully )?engulfed\b",
+            r"\bburning (?:building|house|home|flat|apartment|car|block)\b|\b(?:grease|chip pan|oil) fire\b",
             r"\b(?:dife|chá(?:y|y nhà)|đám cháy)\b",
             *_WORLD_FIRE,
             r"着火|火灾|失火|起火|冒烟",
@@ -149,6 +239,9 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\b(?:smells?|smelling|odou?r) (?:of |like )?(?:natural )?gas\b",
             r"\bgas (?:leak|smell|odou?r)",
             r"\bleaking gas\b",
+            r"\b(?:reek\w*|stink\w*|stench) (?:of )?gas\b",
+            r"\bgas (?:main|line|pipe)\b[^.!?]{0,40}\b(?:hit|broke|burst|ruptured|hissing|leak\w*)\b|"
+            r"\b(?:hit|broke|burst|ruptured|cut) (?:the |a )?gas (?:main|line|pipe)\b",
             r"\bolor a gas\b",
             r"\bfuga de gas\b",
             r"\bcarbon monoxide\b",
@@ -171,6 +264,8 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\bdown(?:ed)? (?:power |electric(?:al)? )?(?:lines?|wires?)\b",
             r"\bwires? (?:are |is )?(?:down|sparking|on the (?:ground|road|street))",
             r"\bsparking\b|\bsparks? (?:coming|flying)\b",
+            r"\b(?:giving|throwing) (?:off )?sparks\b|\b(?:power |electric(?:al)? )?wires?(?:'s| is| are| has| have)? "
+            r"(?:just )?(?:down|fallen|fell|come down|snapped)\b",
             *_LINE_SPARKS,
             *_WORLD_WIRE,
             r"\bcables? (?:eléctricos? )?(?:caídos?|en el suelo)\b",
@@ -182,10 +277,11 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
         _rx(
             _PERSON
             + r"\b[^.!?]{0,40}\b(?:hurt|injured|bleeding|unconscious|not breathing|passed out|"
-            r"collapsed|unresponsive|trapped|stuck inside|drowning|hit by a|got hit|was hit|struck by|"
+            r"collapsed|unresponsive|trapped|stuck inside|drowning(?! in (?!the |a |water|river|lake|canal|sea|pool|flood))|hit by a|got hit|was hit|struck by|"
             r"run over|overdos\w*|seizure|having a heart attack)",
-            r"\b(?:hit and run|heart attack|overdose|not breathing|unconscious|unresponsive|drowning)\b",
-            r"\b(?:herid[oa]s?|sangrando|inconsciente|atropellad[oa]|atrapad[oa]s?|ahog[aá]ndose|no respira)\b",
+            r"\b(?:hit and run|heart attack|overdose|not breathing|unconscious|unresponsive)\b",
+            r"\bdrowning\b(?! in (?!the |a |water|river|lake|canal|sea|pool|flood))",
+            r"\b(?<!nadie )(?<!sin )(?:herid[oa]s?|sangrando|inconsciente|atropellad[oa]|atrapad[oa]s?|ahog[aá]ndose|no respira)\b",
             r"\b(?:injured|trapped) (?:people|persons|residents|victims|children)\b",
             r"\bpeople (?:are )?(?:trapped|stranded on roofs?)\b",
             r"\b(?:trapped|buried) (?:under|in|beneath) (?:the )?(?:rubbles?|debris|building|house|car|water)",
@@ -195,6 +291,10 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\bneed(?:s|ed)? (?:a )?(?:medical (?:help|attention|care)|doctor|ambulance|rescue|rescuing)\b",
             r"\bsend (?:an )?ambulance\b",
             r"\bseriously (?:hurt|injured|wounded)\b",
+            *_HURT_NOW,
+            *_HURT_MAYBE,
+            _DOG_BITE,
+            *_AMBULANCE,
             _HIT_PERSON,
             _CPR,
             _NOT_MOVING,
@@ -208,12 +308,16 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
         _rx(
             r"\bshots? fired\b",
             r"\bgun ?shots?\b",
-            r"\bshooting\b(?! (?:a |the |some |my |our )?(?:music )?(?:video|photos?|pictures?|film|movie|hoops|scene|commercial|range|star|guard|pains?|the breeze))",
+            r"(?<!water )(?<!water is )\bshooting\b(?! (?:a |the |some |my |our )?(?:music )?(?:video|photos?|pictures?|film|movie|hoops|scene|commercial|range|star|guard|pains?|the breeze|up|out|across|into|past|through|down))",
             r"\bshooter\b",
             r"\bstabb(?:ed|ing)\b",
             _SHOT,
             r"\bsomeone with a (?:gun|knife)\b",
             r"\b(?:has|with|pulled) a (?:gun|knife)\b",
+            r"\b(?:beating|punching|kicking|strangling|choking|stomping on) (?:up )?(?:a |an |the |his |her |some |this )?"
+            r"(?:woman|man|girl|boy|kid|child|guy|person|lady|someone|somebody|wife|girlfriend)\b",
+            r"\barmed (?:men|man|robbers?|boys|gang|thugs)\b|\bshoot(?:ing)? (?:one|a|the|some) (?:man|woman|guy|person|boy)\b",
+            r"\b(?:broken bottle|knife|machete|gun) (?:at|to|against) (?:\w+ ){0,3}(?:neck|throat|head)\b",
             r"\b(?:being|getting) (?:attacked|assaulted|robbed|beaten)\b",
             r"\bbreaking into\b",
             r"\bdomestic violence\b",
@@ -223,7 +327,7 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\btiroteo\b",
             r"\bapuñal\w*\b",
             r"\bme (?:están|quieren) (?:pegando|robando|matando)\b",
-            r"\bbomb\b",
+            r"\bbomb\b(?! (?:idea|of a)\b)",
             r"\bexplosion\b",
             r"\bexploded\b",
             r"\bexplosión\b",
@@ -272,6 +376,7 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\bsomeone (?:is )?(?:dying|dead)\b",
             r"\bdead body\b",
             r"打(?:了)?\s?911|报警",
+            *_CALLED_NUMBER,
         ),
     ),
 )
@@ -292,6 +397,7 @@ LIFE_SAFETY: tuple[Rule, ...] = (
             r"\b(?:fire|smoke) (?:in|at|inside|coming from|pouring (?:out of|from)) (?:the|a|my|our|that|this) "
             r"(?:\w+ )?" + _HOME,
             _HOME + r"\s+(?:is |was )?(?:on fire|burning|in flames)",
+            r"\b" + _HOME + r"\b[^.!?]{0,30}\b(?:is|was|'s) (?:on fire|burning|in flames)\b",
             r"\bflames (?:coming|shooting|through|from|out)\b",
             r"\bsmoke (?:is )?(?:coming|pouring|billowing) (?:out|from)\b",
             r"\bcaught fire\b",
@@ -336,6 +442,7 @@ LIFE_SAFETY: tuple[Rule, ...] = (
             r"\bpeople (?:are )?(?:trapped|stranded on roofs?)\b",
             r"\bunder (?:the )?rubbles?\b",
             r"\b(?:inconsciente|atropellad[oa]|atrapad[oa]s?|no respira|ahog[aá]ndose)\b",
+            *_HURT_NOW,
         ),
     ),
     Rule(
@@ -355,7 +462,7 @@ LIFE_SAFETY: tuple[Rule, ...] = (
             r"\bbalacera\b",
             r"\btiroteo\b",
             r"\bapuñal\w*\b",
-            r"\bexplosions?\b",
+            r"\bexplosions?\b(?! of (?:colou?rs?|flavou?rs?|joy|laughter|sound|blooms?|flowers)\b)",
             r"\bexploded\b",
             r"\bexplosión\b",
         ),
@@ -389,6 +496,7 @@ LIFE_SAFETY: tuple[Rule, ...] = (
             r"\bg[oọ]i 911\b",
             r"\brele 911\b",
             r"打(?:了)?\s?911|报警",
+            *_CALLED_NUMBER,
         ),
     ),
 )
@@ -397,6 +505,129 @@ HEDGE = _rx(
     r"will|may|going to|gonna|about to|waiting for|if|afraid|worried|risk of|someday|one day|un d[ií]a)\b",
 )
 HEDGEABLE: frozenset[str] = frozenset(["person_hurt", "violence"])
+# words near a life-safety match that place the danger in the past ("the fire last week", "where
+# that man was stabbed in 2021", "the firefighters who put out the brush fire"): the post does not
+# become an emergency outright (its danger rule still lifts the model)
+PAST = _rx(
+    r"\blast (?:week|night|month|year|summer|winter|spring|autumn|fall|time|weekend)\b",
+    r"\byesterday\b|\b(?:\d+|a|two|three|few|several|couple of) (?:days?|weeks?|months?|years?) ago\b",
+    r"\bin (?:19|20)\d\d\b|\b(?:put out|extinguished)\b",
+    r"\b(?:apag(?:aron|ó|ou|aram)|etenn|anoche|ayer|ontem|hier|kagabi|kahapon|yè swa|hôm qua|shalay)\b",
+    r"أمس|امبارح|вчера|на прошлой неделе|потушили|어제|지난주|कल रात|पिछले हफ्ते|昨天|昨晚|上周|上週|琴日",
+)
+PAST_HEDGEABLE: frozenset[str] = frozenset(["fire", "violence", "person_hurt", "collapse"])
+PAST_WINDOW = 80  # characters either side of a life-safety match where a word of ``PAST`` counts
+
+# the danger rule each life-safety rule belongs to (the same name unless given here)
+_LIFE_SAFETY_RULE_OF = {"water_with_power": "flood_into_homes"}
+
+
+def _with_life_safety(rules: tuple[Rule, ...], life: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """The danger rules with their life-safety patterns added as alternatives: life-safety
+    patterns are only looked for once an emergency-level danger rule has fired, so each must also
+    be one of its danger rule's (a post that says "the apartment is burning" or "caught fire"
+    fires the danger rule "fire" and then the life-safety one)."""
+    extra: dict[str, list[str]] = {}
+    for r in life:
+        name = _LIFE_SAFETY_RULE_OF.get(r.name, r.name)
+        have = {p for d in rules if d.name == name for p in top_parts(d.pattern.pattern)}
+        have.update(extra.get(name, ()))
+        extra.setdefault(name, []).extend(p for p in top_parts(r.pattern.pattern) if p not in have)
+    return tuple(
+        Rule(
+            r.name,
+            r.level,
+            re.compile("|".join([r.pattern.pattern, *extra[r.name]]), re.IGNORECASE),
+        )
+        if extra.get(r.name)
+        else r
+        for r in rules
+    )
+
+
+def top_parts(pattern: str) -> list[str]:
+    """A pattern's top-level alternatives as written (``_rx`` joins its parts with ``|``)."""
+    parts: list[str] = []
+    depth, start, i, in_class = 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            # a "]" right after "[" or "[^" is a literal
+            i += 2 if pattern.startswith("[]", i) else 3 if pattern.startswith("[^]", i) else 1
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+EMERGENCY_RULES = _with_life_safety(EMERGENCY_RULES, LIFE_SAFETY)
+
+# --- places: words that say what state a road is in, or what is on or across it, and come right
+# before "road", "street" or "lane" ("tree blocking road", "flooded street", "icy road"): never a
+# street's name, so neither the features nor the location extractor take them for one
+ROAD_STATE_WORDS: tuple[str, ...] = (
+    "blocked",
+    "blocking",
+    "blocks",
+    "flooded",
+    "flooding",
+    "icy",
+    "iced",
+    "snowy",
+    "slippery",
+    "slick",
+    "unplowed",
+    "unploughed",
+    "plowed",
+    "ploughed",
+    "unsalted",
+    "salted",
+    "gritted",
+    "ungritted",
+    "potholed",
+    "cratered",
+    "dangerous",
+    "unlit",
+    "muddy",
+    "wet",
+    "collapsed",
+    "sunken",
+    "sinking",
+    "caved",
+    "washed",
+    "littered",
+    "covered",
+    "closed",
+    "cracked",
+    "broken",
+    "damaged",
+    "uneven",
+    "bumpy",
+    "dirty",
+    "busy",
+    "gravel",
+    "dirt",
+    "paved",
+    "unpaved",
+    "quiet",
+    "local",
+    "nearby",
+    "whole",
+    "entire",
+)
 
 # --- relevance: thanks for a job done that asks for nothing more is praise (TAXONOMY.md: none),
 # whatever service it names: "thank you to the crew that fixed the pothole on Lawrence so fast!!"
@@ -406,12 +637,21 @@ HEDGEABLE: frozenset[str] = frozenset(["person_hurt", "violence"])
 JOB_DONE = _rx(
     r"\b(?:fixed|repaired|filled|patched|cleared|plowed|ploughed|removed|picked up|collected|"
     r"replaced|restored|cleaned up|resolved|repaved|resurfaced|took care of|taken care of|trimmed|"
-    r"swept|painted over|back on|gritted|salted|emptied|sorted|mowed|mown)\b"
+    r"swept|painted over|back on|gritted|salted|emptied|sorted|mowed|mown|put out|extinguished)\b",
+    # the same in the other languages residents write in (a fire put out, a job done)
+    r"\b(?:arreglaron|repararon|apagaron|limpiaron|recogieron|taparon|consertaram|arrumaram|"
+    r"apagaram|limparam|recolheram|taparam|réparée?s?|éteinte?s?|nettoyée?s?|ramassée?s?|etenn|ranje|"
+    r"netwaye|ranmase|dập tắt|inayos|nilinis|rumesponde|potushili)\b",
+    r"потушили|починили|отремонтировали|быструю работу|إطفاء|أطفأ|أصلح|تصليح|고쳐|꺼 ?주|치워|수리해|"
+    r"修好|扑灭|撲滅|清理了|ठीक कर|बुझा|साफ कर",
 )
 STILL_WANTED = _rx(
     r"\b(?:but|still|another|again|also|please|pls|plz|kindly|can|could|would|will|when|if|"
     r"however|yet|except|not|no|never|need|needs|needed|be|should|must|want|wants|request|"
-    r"requesting|report|ask|asks|asking)\b|n't\b|\?"
+    r"requesting|report|ask|asks|asking)\b|n't\b|\?",
+    r"\b(?:pero|todav[íi]a|a[úu]n|por favor|mas|ainda|encore|toujours|s'il vous pla[îi]t|men|toujou|"
+    r"tanpri|nhưng|vẫn|pa rin|pakiusap|laakiin|weli|fadlan)\b",
+    r"लेकिन|अभी भी|कृपया|\bно\b|ещё|еще|пожалуйста|لكن|لسه|ما زال|من فضلك|하지만|아직|但是|还|還|请|請",
 )
 
 # --- urgency: high = a hazard needing same-day action ----------------------------------------
@@ -638,6 +878,8 @@ LOW_RULES: tuple[Rule, ...] = (
             # British, Irish and New Zealand thanks (not "good job": Mumbai writes it of potholes
             # full of water)
             r"\b(?:cheers|fair play|grand job|top job|nice one|chur|legends?)\b",
+            r"\b(?:obrigad[oa]s?|merci|m[èe]si|cảm ơn|salamat|mahadsanid|dhanyavaad|shukriya)\b",
+            r"спасибо|благодар|شكرا|شكراً|شكرًا|감사|고맙|谢谢|謝謝|感谢|感謝|धन्यवाद|शुक्रिया",
         ),
     ),
     Rule(
@@ -1541,35 +1783,38 @@ SARCASM_CUES: tuple[str, ...] = (
 
 # Cheap gates: a rule's regex runs only when one of these word prefixes (first 4 letters) occurs.
 RULE_TRIGGERS: dict[str, str] = {
-    "fire": "fire flam burn smok ince quem fueg wild bush dife ince pega pego cham feu suno nasu aag",
-    "gas_leak": "gas smel odor odou olor fuga carbo huel sant gaz mono co gaas gás",
-    "live_wire": "live powe elec util wire spar cabl line fio fios fil fils câbl kabl napu naka sili bijl taar",
+    "fire": "fire flam burn smok ince incê quem fueg wild bush dife pega pego cham feu suno nasu aag cháy dab dab- dabd engu grea chip",
+    "gas_leak": "gas smel odor odou olor fuga carbo huel sant gaz mono co gaas gás chei reek stin sten",
+    "live_wire": "live powe elec util wire spar cabl line outl pole trans arci solt fio fios fil fils câbl kabl napu naka sili bijl taar",
     "person_hurt": "hurt inju blee uncon breat colla unres trap stuc drow hit struc overd seiz heart "
     "feri mach desm atro bles saig inco renv seny koul bị chảy bất nasa suga dugu nahi wala dhaa dhii "
     "miyi ghay zakh beho khoo "
-    "buri rubb dyin need send seri cpr movi respo insi subm stal floa ran mowe "
+    "buri rubb dyin need send seri cpr movi respo insi subm stal floa ran mowe stra pass run stil "
+    "ambu badl seve crit bare cant cann coul unab bit bitt biti maul atta 911 jump amba anbi ambo "
+    "fain slum spli bloo rive cana lake sea harb cree pond surf ice drai wate boat roof waki gett xayi "
+    "leve kẹt hil unde pinn elect hot "
     "heri sang inco atro atra ahog respi attack",
-    "violence": "shot shoo gun gunf stab knif atta assa robb beat break dome kidn disp bala tiro apuñ pega "
+    "violence": "shot shoo gun guns gunf stab knif atta assa robb beat break dome kidn disp bala tiro apuñ pega punc kick stom stra chok bott mach arme "
     "roba mata bomb expl",
-    "flood_into_homes": "into insid flood under swept risin rescu inund wate água agua alag leau sous cave dlo nước ngập puma paso biyo ghar",
-    "collapse": "buil hous roof wall ceil brid balc porc cave derr cola colla desa effo sécr écro secr ecro kraz gumu",
-    "call_911": "911 emer sos mayd help ayud auxi dyin dead",
+    "flood_into_homes": "brea outl pane wiri wire elec into insid flood under swept risin rescu inund wate água agua alag leau sous cave dlo nước ngập puma paso biyo ghar",
+    "collapse": "buil hous roof wall ceil brid balc porc stai cave derr cola colla desa effo sécr écro secr ecro kraz gumu",
+    "call_911": "911 emer sos mayd help ayud auxi dyin dead tuma",
     "tree_blocking": "tree limb bran árbo rama árvo arvo caiu arbr pyeb cây natu geed ped",
     "road_blocked": "bloc road calle",
-    "flooding": "floo wate main burs sewe inun",
+    "flooding": "floo wate main burs sewe sewa inun",
     "open_hole": "manh drain sink cave huge alca soca buei bouc plaq nắp wala",
     "signal_dark": "ligh sign traf stop yiel semá sema",
     "falling_object": "hang dang abou icic lean expo wire wiri",
-    "utility_out": "heat hot powe elec blac luz cale",
-    "hazard": "dang haza unsa safe risk acci trip fall pelig urge asap imme ice icy needl syri jeri",
+    "utility_out": "heat hot powe elec blac luz cale wate agua",
+    "hazard": "dang haza unsa safe risk acci trip fall hurt pelig urge asap imme ice icy blac needl syri jeri",
     "crisis_report": "evac shel resc stra missi desa kill dead deat casu inju woun vict muer fall víct dama "
     "dest colla after land muds dera torn hurr typh eart quak tsun storm wild need warn aler "
     "advi watch stay road brid highw airp schoo",
     "aid_request": "food wate drin medi doct nurs tent shel blan resc reli aid assi starv dyin "
-    "trap home slee forg aban sos help hung thir eat anyt need save begg noth live livi desp send "
+    "trap home slee slep forg aban sos help hung thir eat anyt need save begg noth live livi desp send "
     "othe else find foun nour drug",
-    "thanks": "thank great well appre graci kudos shout chee fair gran top nice chur lege",
-    "question": "? ¿",
+    "thanks": "thank great well appre graci kudos shout chee fair gran top nice chur lege obri merc mèsi mesi cảm sala maha dhan shuk",
+    "question": "? ¿ what when wond",
 }
 
 # --- more topic keywords: the words residents use, in the languages a US city hears most -------

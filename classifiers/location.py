@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from classifiers.api import Location
+from classifiers.lexicons import ROAD_STATE_WORDS
 from classifiers.scanning import anchored_finditer, trie
 
 DEFAULT_GAZETTEER = Path(__file__).parent / "gazetteers" / "boston.json"
@@ -110,6 +111,7 @@ _STOP_BEFORE = frozenset(
         "el",
         "en",
         "y",
+        *ROAD_STATE_WORDS,
     ]
 )
 # "123 Main St", "45-47 N. Elm Street", "1318 nye" is left to the gazetteer (no suffix).

@@ -165,9 +165,11 @@ def _plain_rules(lowered: str, words: list[str]) -> list[str]:
         candidates |= _TRIGGER4.get(w[:4], set())
         if len(w) >= 5:
             candidates |= _TRIGGER5.get(w[:5], set())
-    for mark in ("911", "?", "¿"):
+    for mark in ("?", "¿"):
         if mark in lowered:
             candidates |= _TRIGGER4.get(mark, set())
+    if re.search(r"(?<![\d,.])(?:911|999|112|000|10111|10177|119|190|192|193|108)(?!\d)", lowered):
+        candidates |= _TRIGGER4.get("911", set())
     if not lowered.isascii() and re.search(r"[^\x00-\u024f\u1e00-\u1eff]", lowered):
         candidates = {name for name, _, _, _ in _RULES}
     return [name for name, rx, _, _ in _RULES if name in candidates and rx.search(lowered)]
@@ -180,6 +182,11 @@ def _plain_life_safety(lowered: str) -> tuple[list[str], bool]:
         if m is None:
             continue
         if rule.name in lx.HEDGEABLE and lx.HEDGE.search(lowered, max(0, m.start() - 40), m.end()):
+            hedged = True
+            continue
+        if rule.name in lx.PAST_HEDGEABLE and lx.PAST.search(
+            lowered, max(0, m.start() - 80), m.end() + 80
+        ):
             hedged = True
             continue
         found.append(rule.name)

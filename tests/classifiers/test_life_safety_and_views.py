@@ -33,6 +33,18 @@ EMERGENCIES = [
     "CAR STUCK IN THE FLOODED UNDERPASS, water up to the windows and someone's still inside",
     "tree limbs touching the power lines on Harvard St, sparks when its windy",
     "encampment fire under the bridge at 35W & Lake, lots of smoke",
+    # a person named by a pronoun or a stronger word, someone still inside, a call to 999 or 119
+    "Girl fell from the climbing frame at the playground. She's badly hurt, ambulance called",
+    "old man slipped on the ice outside the library, he is bleeding from the head",
+    "tree came down on a car on Anzac Pde, there's someone still inside, can't get the door open",
+    "water already inside the houses on Victoria Rd and the old lady next door can't get out",
+    "I heard gunshots on Elm St just now",
+    "the apartment next door is on fire, everyone out",
+    "my apartment is burning",
+    "Cháy nhà ở hẻm 51 Cao Thắng, mọi người tránh xa!!",
+    "man collapsed outside the station, we've called 999",
+    "Huele muchísimo a gas en Ponzano esquina Ríos Rosas",
+    "Cheira imenso a gás na Rua do Almada, as pessoas estão a sair dos prédios",
 ]
 
 NOT_FORCED = [
@@ -50,6 +62,11 @@ NOT_FORCED = [
     "the limb may fall and hit a pedestrian",
     "traffic not moving on I-94 again",
     "a CPR class at the library on Saturday",
+    "he's hurt his back lifting the bins, the collection is too heavy",
+    "this sidewalk is so bad someone could get badly hurt",
+    "I have called 100 times about this pothole",
+    "cars parked in the loading zone by the clinic, the ambulance couldn't pull up",
+    "Loose pit bull attacked my dog on Crawford Ave",
 ]
 
 
@@ -682,3 +699,39 @@ def test_a_signal_hanging_by_a_cable_is_urgent(real_classifier) -> None:  # type
     p = real_classifier.predict(["Traffic light at Fulton & Ashland hanging by one cable"])[0]
     assert p.urgency in ("high", "emergency")
     assert "rule:falling_object" in p.evidence["urgency"]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("loose aggressive dog just bit a mail carrier on Culebra Rd", "person_hurt"),
+        (
+            "last year my neighbour broke her hip here and we had to call an ambulance",
+            "person_hurt",
+        ),
+        ("Dab ayaa ka kacay suuqa Bakaaraha!! Fadlan dab-damiska", "fire"),
+        ("कात्रज में गैस पाइपलाइन से बहुत तेज़ बदबू आ रही है", "gas_leak"),
+        ("大角咀福全街一棟唐樓聞到好大陣煤氣味", "gas_leak"),
+        ("학생이 맨홀에 빠졌어요. 119 불렀고 당산역 근처입니다", "call_911"),
+    ],
+)
+def test_danger_cues_that_lift_the_model(text: str, rule: str) -> None:
+    """Danger rules that lift the model's emergency probability (not all force it)."""
+    assert rule in analyse(text)[1].rules
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("fallen tree blocking road near the school", "blocking"),
+        ("flooded road by the park again", "flooded"),
+        ("icy street outside the library", "icy"),
+    ],
+)
+def test_a_road_state_word_is_no_street_name(clf: CivicClassifier, text: str, word: str) -> None:
+    """ "tree blocking road" is a tree across a road, not a street named "Blocking Road": the
+    word stays a feature and no place is made of it."""
+    an = analyse(text)[1]
+    assert word in an.tokens and "_street" not in an.tokens
+    places = clf.locations.extract_one(text)
+    assert not any(word in p.text.lower() for p in places), places

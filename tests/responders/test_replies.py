@@ -17,14 +17,14 @@ from civic_listener.wiring import Services
 from listener.replay import ReplaySource
 from models.auth import PermissionDenied
 from models.tables import AuditEvent, Post, Reply
-from responders.replies.defaults import TEMPLATES
+from responders.replies.defaults import LANGUAGES, TEMPLATES, TOPIC_NAMES
 from responders.replies.drafts import draft_reply, on_classified
 from responders.replies.errors import InvalidTransition, ReplyInvalid
 from responders.replies.figures import percentile, response_times
 from responders.replies.length import measure, x_weighted_length
 from responders.replies.outbox import run_outbox
 from responders.replies.queries import audit_csv, audit_events, reply_queue
-from responders.replies.templates import render, save_template
+from responders.replies.templates import placeholders_in, render, save_template
 from responders.replies.workflow import approve_reply, bulk_approve, dismiss_reply, edit_reply
 from tests.helpers import post as post_row
 from tests.helpers import write_jsonl
@@ -97,17 +97,19 @@ def test_draft_in_the_residents_language_with_fallbacks(svc: Services) -> None:
     es = add_post(svc, external_id="1", language="es", author="vecina")
     ht = add_post(svc, external_id="2", language="ht", topic="pothole")
     zh = add_post(svc, external_id="3", language="zh-CN", topic="trash")
-    pt = add_post(svc, external_id="4", language="pt", topic="trash")
-    on_classified(d, cid, [es.id, ht.id, zh.id, pt.id])  # type: ignore[list-item]
+    de = add_post(svc, external_id="4", language="de", topic="trash")
+    pt = add_post(svc, external_id="5", language="pt-BR", topic="trash")
+    on_classified(d, cid, [es.id, ht.id, zh.id, de.id, pt.id])  # type: ignore[list-item]
     by_post = {r.post_id: r for r in _replies(svc)}
     assert by_post[es.id].text.startswith("@vecina Gracias por reportar este bache")
     assert (by_post[ht.id].language, by_post[ht.id].template_key) == ("ht", "ack")
     assert "twou nan lari" in by_post[ht.id].text
     assert by_post[zh.id].language == "zh" and "垃圾" in by_post[zh.id].text
-    assert by_post[pt.id].language == "en"  # no Portuguese template: the city's default
+    assert by_post[de.id].language == "en"  # no German template: the city's default
+    assert by_post[pt.id].language == "pt" and "problema de lixo" in by_post[pt.id].text
     # drafting again changes nothing
     on_classified(d, cid, [es.id])  # type: ignore[list-item]
-    assert len(_replies(svc)) == 4
+    assert len(_replies(svc)) == 5
 
 
 def test_shipped_templates_fit_every_platform() -> None:
@@ -120,8 +122,6 @@ def test_shipped_templates_fit_every_platform() -> None:
         "expected_time": "2 business days",
         "city_name": "Boston",
     }
-    from responders.replies.defaults import TOPIC_NAMES
-
     for key, by_lang in TEMPLATES.items():
         for lang, body in by_lang.items():
             longest = max(TOPIC_NAMES[lang].values(), key=len)
@@ -129,6 +129,26 @@ def test_shipped_templates_fit_every_platform() -> None:
             for platform in ("x", "mastodon", "bluesky", "reddit"):
                 m = measure(platform, text)
                 assert m.ok, (key, lang, platform, m.count)
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_every_language_has_each_shipped_key_and_every_topic_name(language: str) -> None:
+    for key in ("urgency:emergency", "urgency:high", "case", "ack", "followup"):
+        assert language in TEMPLATES[key], (key, language)
+    assert "911" in TEMPLATES["urgency:emergency"][language]
+    assert set(TOPIC_NAMES[language]) == set(TOPIC_NAMES["en"])
+    assert all(name.strip() for name in TOPIC_NAMES[language].values())
+    for key, by_lang in TEMPLATES.items():
+        if language in by_lang:
+            # the same placeholders as the English, as many times
+            assert sorted(placeholders_in(by_lang[language])) == sorted(
+                placeholders_in(by_lang["en"])
+            ), (key, language)
+
+
+def test_shipped_templates_and_topic_names_are_in_listed_languages() -> None:
+    assert set(TOPIC_NAMES) == set(LANGUAGES)
+    assert all(set(by_lang) <= set(LANGUAGES) for by_lang in TEMPLATES.values())
 
 
 def test_platform_length_counting() -> None:
