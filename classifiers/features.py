@@ -419,34 +419,7 @@ def top_alternatives(rx: re.Pattern[str]) -> list[str] | None:
     pattern = rx.pattern
     if _sre_parse is None or rx.flags & re.VERBOSE or _GROUP_REF.search(pattern):
         return None
-    parts: list[str] = []
-    depth = start = i = 0
-    in_class = False
-    n = len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-            i += 1
-            if pattern.startswith("^", i):
-                i += 1
-            if pattern.startswith("]", i):
-                i += 1  # a "]" first in a class is a literal
-            continue
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    parts.append(pattern[start:])
+    parts = lx.top_parts(pattern)
     try:  # the split must be the parser's own: one alternation of exactly these parts
         top = list(_sre_parse.parse(pattern, rx.flags))
         if len(parts) < 2 or len(top) != 1 or top[0][0] is not _sre_c.BRANCH:
@@ -582,6 +555,13 @@ _LIFE_CHECKS: tuple[tuple[lx.Rule, tuple[str, ...] | None, bool], ...] = tuple(
     if r.pattern.flags & re.IGNORECASE
     else (r, required_strings(r.pattern), False)
     for r in lx.LIFE_SAFETY
+)
+# the life-safety rules whose required strings are all ASCII: they hold in lowercased text without
+# the characters of ``_FOLDS_TO_ASCII`` (see ``_LIFE_PARTS``)
+_LIFE_ASCII_STRINGS = frozenset(
+    r.name
+    for r, strings, _ in _LIFE_CHECKS
+    if strings is not None and all(map(str.isascii, strings))
 )
 # each life-safety pattern's top-level alternatives, each with its own required strings (as in
 # ``_LIFE_CHECKS``): the first match of the pattern is the earliest of the alternatives' first
@@ -771,7 +751,7 @@ def life_safety(lowered: str) -> tuple[list[str], bool]:
     for rule, strings, needs_ascii in _LIFE_CHECKS:
         if (
             strings is not None
-            and (ascii_text or not needs_ascii or (plain and all(map(str.isascii, strings))))
+            and (ascii_text or not needs_ascii or (plain and rule.name in _LIFE_ASCII_STRINGS))
             and not any(map(has, strings))
         ):
             continue  # none of the strings the pattern needs: it cannot match
