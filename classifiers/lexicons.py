@@ -117,9 +117,21 @@ _AMBULANCE = (
     r"\b(?:call(?:ed|ing)?|phoned|rang|ring(?:ing)?|dial(?:l?ed|ing)?) (?:for )?(?:an |the )?ambulance\b",
     r"\bambulance (?:has been |was |is |been )?(?:called|on (?:its|the) way|coming|en route)\b",
 )
-_EMERGENCY_NUMBER = r"(?:999|112|000|10111|10177|119|190|192|193|108)"
+_OTHER_EMERGENCY_NUMBERS = (
+    "999",
+    "112",
+    "000",
+    "10111",
+    "10177",
+    "119",
+    "190",
+    "192",
+    "193",
+    "108",
+)
+_EMERGENCY_NUMBER = "(?:" + "|".join(_OTHER_EMERGENCY_NUMBERS) + ")"
 # any emergency number, 911 too (a word that is one of them triggers the rules "911" triggers)
-EMERGENCY_NUMBER = r"(?:911|999|112|000|10111|10177|119|190|192|193|108)"
+EMERGENCY_NUMBER = "(?:" + "|".join(("911", *_OTHER_EMERGENCY_NUMBERS)) + ")"
 _CALLED_NUMBER = (
     r"\b(?:call(?:ed|ing)?|phoned|rang|dial(?:l?ed|ing)?) (?:the )?" + _EMERGENCY_NUMBER + r"\b",
     r"\bllam\w* (?:al )?"

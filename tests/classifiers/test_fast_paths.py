@@ -168,7 +168,7 @@ def _plain_rules(lowered: str, words: list[str]) -> list[str]:
     for mark in ("?", "¿"):
         if mark in lowered:
             candidates |= _TRIGGER4.get(mark, set())
-    if re.search(r"(?<![\d,.])(?:911|999|112|000|10111|10177|119|190|192|193|108)(?!\d)", lowered):
+    if re.search(r"(?<![\d,.])" + lx.EMERGENCY_NUMBER + r"(?!\d)", lowered):
         candidates |= _TRIGGER4.get("911", set())
     if not lowered.isascii() and re.search(r"[^\x00-\u024f\u1e00-\u1eff]", lowered):
         candidates = {name for name, _, _, _ in _RULES}
