@@ -173,6 +173,11 @@ _POS_EMOTICONS = frozenset(lx.POSITIVE_EMOTICONS)
 _EMOTICON_CHARS = re.compile(r"[:;=<^(]|-_")
 
 
+# the words whose plural can end in "es": English "bus", "box", "bush", "tomato"; Spanish and
+# Portuguese "árbol", "contenedor", "camión", "velocidad".  Not "rat" + "es" (council "rates")
+_TAKES_ES = re.compile(r"(?:s|x|z|ch|sh|o|l|r|n|d)$")
+
+
 def _keyword_table(table: dict[str, tuple[str, ...]]) -> dict[tuple[str, ...], str]:
     out: dict[tuple[str, ...], str] = {}
     for topic, phrases in table.items():
@@ -183,7 +188,8 @@ def _keyword_table(table: dict[str, tuple[str, ...]]) -> dict[tuple[str, ...], s
             out.setdefault(words, topic)
             if len(words) == 1:
                 out.setdefault((words[0] + "s",), topic)
-                out.setdefault((words[0] + "es",), topic)
+                if _TAKES_ES.search(words[0]):
+                    out.setdefault((words[0] + "es",), topic)
             else:
                 out.setdefault(words[:-1] + (words[-1] + "s",), topic)
     return out

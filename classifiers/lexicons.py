@@ -643,6 +643,8 @@ ROAD_STATE_WORDS: tuple[str, ...] = (
 
 # --- relevance: thanks for a job done that asks for nothing more is praise (TAXONOMY.md: none),
 # whatever service it names: "thank you to the crew that fixed the pothole on Lawrence so fast!!"
+# A job done is also thanks "for clearing our street", a thing praised ("the speed humps are
+# great") or a quick job ("great response").
 # The thanks are the low-level rule "thanks" (``LOW_RULES``); a post that goes on ("... but
 # there's another one", "still", "please", a question) or asks for the job ("needs to be cleared,
 # thanks") stays a request.
@@ -650,10 +652,24 @@ JOB_DONE = _rx(
     r"\b(?:fixed|repaired|filled|patched|cleared|plowed|ploughed|removed|picked up|collected|"
     r"replaced|restored|cleaned up|resolved|repaved|resurfaced|took care of|taken care of|trimmed|"
     r"swept|painted over|back on|gritted|salted|emptied|sorted|mowed|mown|put out|extinguished)\b",
+    # thanks for the job itself ("thank you roads crew for clearing our street before 7am")
+    r"\bfor (?:fixing|repairing|filling|patching|clearing|plowing|ploughing|removing|picking up|"
+    r"collecting|replacing|restoring|cleaning up|resolving|repaving|resurfacing|taking care of|"
+    r"trimming|sweeping|gritting|salting|emptying|sorting|mowing|sorting out)\b",
+    # what was done praised ("the speed humps on Fairmount are great, thank you")
+    r"\b(?:is|are|look|looks|was|were) (?:so |really |absolutely )?(?:great|amazing|brilliant|"
+    r"fantastic|excellent|perfect|lovely|beautiful|awesome|wonderful)\b",
+    r"\b(?:great|quick|fast|speedy|amazing) (?:job|work|response|turnaround)\b",
+    # the crews praised ("well done to the bin crews in this heat")
+    r"\b(?:well done|thanks|thank you|shout ?out|kudos|hats off|props) to (?:the|our|all the|those|"
+    r"these) (?:\w+ ){0,3}?(?:crews?|teams?|workers|staff|guys|collectors|binmen|bin men|drivers|"
+    r"folks)\b",
     # the same in the other languages residents write in (a fire put out, a job done)
     r"\b(?:arreglaron|repararon|apagaron|limpiaron|recogieron|taparon|consertaram|arrumaram|"
     r"apagaram|limparam|recolheram|taparam|réparée?s?|éteinte?s?|nettoyée?s?|ramassée?s?|etenn|ranje|"
     r"netwaye|ranmase|dập tắt|inayos|nilinis|rumesponde|potushili)\b",
+    r"\bmerci pour (?:le|la|les|l'|ce|cette|votre) ?(?:déneigement|nettoyage|réparation|ramassage|"
+    r"collecte|travail|intervention|rapidité|réactivité)",
     r"потушили|починили|отремонтировали|быструю работу|إطفاء|أطفأ|أصلح|تصليح|고쳐|꺼 ?주|치워|수리해|"
     r"修好|扑灭|撲滅|清理了|ठीक कर|बुझा|साफ कर",
 )
@@ -661,7 +677,8 @@ STILL_WANTED = _rx(
     r"\b(?:but|still|another|again|also|please|pls|plz|kindly|can|could|would|will|when|if|"
     r"however|yet|except|not|no|never|need|needs|needed|be|should|must|want|wants|request|"
     r"requesting|report|ask|asks|asking)\b|n't\b|\?",
-    r"\b(?:pero|todav[íi]a|a[úu]n|por favor|mas|ainda|encore|toujours|s'il vous pla[îi]t|men|toujou|"
+    r"\b(?:pero|todav[íi]a|a[úu]n|por favor|mas|mais|ainda|encore|toujours|s'il vous pla[îi]t|men|"
+    r"toujou|"
     r"tanpri|nhưng|vẫn|pa rin|pakiusap|laakiin|weli|fadlan)\b",
     r"लेकिन|अभी भी|कृपया|\bно\b|ещё|еще|пожалуйста|لكن|لسه|ما زال|من فضلك|하지만|아직|但是|还|還|请|請",
 )
@@ -2464,16 +2481,19 @@ FORM_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 # What a service is called where the shared data has no city to teach it: the carts of a US
 # collection service by their colour ("the blue cart was missed"; a bare "cart" is a shopping cart
-# left out, which the cities file as dumping), New York's corner baskets, Australia's "hard
-# rubbish" and the bulk-item pickup TAXONOMY.md puts under trash, British and Irish gritting, a
-# pay-and-display machine, a permit zone nobody enforces (a permit to apply for is another
-# service), a water meter (not a parking meter).  And the words of councils in Britain, Ireland,
+# left out, which the cities file as dumping), New York's corner baskets, Australia's "hard rubbish"
+# and the bulk-item pickup TAXONOMY.md puts under trash (Ottawa's black box, the Christmas-tree
+# pickup), British and Irish gritting, a road nobody sanded, a pay-and-display machine, a permit
+# zone nobody enforces (a permit to apply for is another service), a water meter (not a parking
+# meter), a speed given ("doing 80 in a 30").  And the words of councils in Britain, Ireland,
 # Australia, New Zealand, Canada and South Africa: a bin by its colour, the kerbside, verge and
-# inorganic (bulk) collections, a fly-tip, a belisha beacon or pelican crossing, and a "robot"
-# (a traffic light) that is out, the zig-zag lines no one may park on, a blocked "shore" (an Irish
-# drain), a footpath nobody salted, Canadian windrows and blading, boy racers and hoons, rough
-# sleepers, a house in multiple occupation, council tax and the electoral register.  ("Right turn
-# on red" is left out: the city rows that hold it are about the sign.)
+# inorganic (bulk) collections, a fly-tip, a broken paving slab, a belisha beacon, flashing beacon
+# or pelican crossing, and a "robot" (a traffic light) that is out, the zig-zag lines no one may
+# park on, a blocked "shore" (an Irish drain), a footpath nobody salted, Canadian windrows and
+# blading, boy racers, hoons doing burnouts and a "rat run" (a side street drivers use as a short
+# cut), rough sleepers, a house in multiple occupation, a vacant or derelict house, council tax, the
+# electoral register, the council's website, a verge nobody mows.  ("Right turn on red" is left out:
+# the city rows that hold it are about the sign.)
 REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     "trash": (
         *(
@@ -2499,6 +2519,9 @@ REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
                 "brown",
                 "gray",
                 "grey",
+                "purple",
+                "yellow",
+                "red",
                 "organics",
                 "compost",
                 "yard waste",
@@ -2506,6 +2529,12 @@ REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         ),
         "hard rubbish",
         "bulk trash",
+        "black box",  # Ottawa's recycling box
+        "christmas tree pickup",
+        "christmas tree collection",
+        "christmas tree recycling",
+        "pick up christmas trees",
+        "collect christmas trees",
         "garbage vehicle",
         "garbage van",
         "kachra gaadi",  # Hindi: the garbage van
@@ -2515,6 +2544,9 @@ REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     "snow_ice": (
         "gritting",
         "gritted",
+        "not sanded",
+        "not been sanded",
+        "unsanded",
         "gritter",
         "grit bin",
         "salt bin",
@@ -2545,9 +2577,11 @@ REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "sewage spills",
     ),
     "dumping": ("flytip", "flytips", "fly tip", "fly tips"),
+    "sidewalk": ("paving slab", "paving stone", "paving flag"),
     "signal_sign": (
         "belisha beacon",
         "belisha beacons",
+        "flashing beacon",
         "pelican crossing",
         *(
             f"{robot} {state}"
@@ -2562,6 +2596,11 @@ REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "boy racers",
         "hoons",  # not "hoon": in romanised Hindi it is "am"
         "hooning",
+        "burnouts",
+        "rat run",  # a side street used as a short cut (not a rat)
+        "rat running",
+        # a speed given ("doing 80 in a 30"; every number is written 0 by then)
+        *(f"doing 0 {w}" for w in ("in", "past", "down", "through", "on", "along", "mph", "kmh")),
     ),
     "street_cleaning": ("dog dirt",),
     "encampment": ("rough sleeper", "rough sleepers", "rough sleeping", "sleeping rough"),
@@ -2573,9 +2612,33 @@ REGIONAL_TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
         "council flats",
         "housing association",
         "rising damp",
+        *(
+            f"{state} {home}"
+            for state in ("vacant", "empty", "abandoned", "derelict")
+            for home in ("house", "home", "rowhome", "rowhouse", "property")
+        ),
+        "unfenced pool",
+        "junk cars",
     ),
     "pests": ("bee swarm", "swarm of bees", "wasps nest"),
-    "other_service": ("council tax", "electoral register", "electoral roll"),
+    "other_service": (
+        "council tax",
+        "electoral register",
+        "electoral roll",
+        # the city's own website or app not working
+        "city website",
+        "council website",
+        "citys website",
+        "councils website",
+        "app keeps crashing",
+        # grass on public land nobody cuts (a park's grass is the park's)
+        "not mowed",
+        "not been mowed",
+        "needs mowing",
+        "long grass",
+        "grass cutting",
+        "overgrown verge",
+    ),
 }
 # The plain words for a service in more languages residents of North American cities write in:
 # French (Canada), Tagalog, romanised Hindi. The garbage words of these languages are shared words

@@ -406,8 +406,10 @@ class CivicClassifier:
                 elif i in bulk:
                     kw.insert(0, BULK_EVIDENCE)
                 ev["topic"] = list(dict.fromkeys(kw[:2] + ev["topic"]))
+                if an.life_safety and pr < 0.5:
+                    ev["relevance"] = [LIFE_SAFETY_EVIDENCE, *ev["relevance"]]
             else:
-                if an.praise and not an.life_safety:
+                if an.praise:
                     ev["relevance"] = [PRAISE_EVIDENCE, *ev["relevance"]]
                 ev["topic"] = list(ev["relevance"])
             if used_rules:
@@ -603,14 +605,17 @@ REL_KW_PLACE_FLOOR = 0.05
 BULK_EVIDENCE = "rule:put out for the bulk collection, not dumped (trash)"
 # why a post that names a service is no request: it only thanks for a job done
 PRAISE_EVIDENCE = "rule:thanks for a job done, nothing more asked (praise)"
+LIFE_SAFETY_EVIDENCE = "rule:a person in danger now (life-safety) asks for help"
 
 
 def relevance_decision(p_rel: float, an: Analysis) -> bool:
-    """Relevant when the model says so, or when a topic keyword fires and the model is unsure;
-    never for thanks for a job done that asks for nothing more (``Analysis.praise``) unless a
-    life-safety rule fired.
-    (Life-safety posts are not made relevant here: their urgency says emergency whatever the topic.)"""
-    if an.praise and not an.life_safety:
+    """Relevant when the model says so, when a topic keyword fires and the model is unsure, or
+    when a life-safety rule fired (a resident telling of a fire, a gas smell or a person hurt now
+    is asking the city for help, whatever the words); never for thanks for a job done that asks
+    for nothing more (``Analysis.praise``) unless a life-safety rule fired."""
+    if an.life_safety:
+        return True
+    if an.praise:
         return False
     if p_rel >= 0.5:
         return True

@@ -203,8 +203,8 @@ def test_overfit_tiny_set() -> None:
             Row(
                 f"fire in the house people trapped {i}",
                 "t",
-                topic="none",
-                relevant=False,
+                topic="other_service",  # a fire told first-hand is a request (life-safety)
+                relevant=True,
                 urgency="emergency",
                 sentiment="negative",
             )

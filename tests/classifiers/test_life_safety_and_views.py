@@ -436,6 +436,22 @@ def test_phrases_that_overlap_count_once_for_the_longer(text: str, topics: list[
         ("council tax bill has the wrong band", ["other_service"]),
         ("bee swarm hanging off the tree at the bus stop", ["pests"]),  # the tree is where
         ("xmas tree pick up missed", ["trash"]),
+        ("Does the city pick up christmas trees?", ["trash"]),
+        ("purple cart wasnt emptied", ["trash"]),
+        ("Black box missed on Fourth Ave", ["trash"]),
+        ("Paving slab missing on the high street", ["sidewalk"]),
+        ("the flashing beacon at the crosswalk isn't working", ["signal_sign"]),
+        ("rat run through the side streets, need 20mph signs", ["traffic_safety", "signal_sign"]),
+        ("Hoons doing burnouts every night", ["traffic_safety"] * 2),
+        ("cars doing 80 in a 30 on Northmount Dr", ["traffic_safety"]),
+        ("roads not sanded, ice everywhere", ["snow_ice"] * 2),
+        ("Vacant rowhome next door, back door open", ["housing"]),
+        ("Council website payment page keeps timing out", ["other_service"]),
+        ("Verge not mowed by council in months", ["other_service"]),
+        # "rates" is no plural of "rat" (council rates are a property tax); "rats" is
+        ("council rates are a rip off", []),
+        ("rats in the alley", ["pests"]),
+        ("contenedores llenos", ["trash"]),
         ("Christmas tree collection skipped our street", ["trash"]),
         # spelled as residents spell it, and the words for it in Spanish
         ("lite out 2900 S Emerson", ["streetlight"]),
@@ -492,6 +508,27 @@ def test_relevance_keyword_rule() -> None:
     assert not relevance_decision(0.1, kw)
     assert relevance_decision(0.1, placed)
     assert not relevance_decision(0.01, placed)
+    # a person in danger now asks for help whatever the model says; a danger set aside does not
+    assert relevance_decision(0.01, Analysis(life_safety=["fire"]))
+    assert not relevance_decision(0.01, Analysis(hedged=True))
+    assert relevance_decision(0.01, Analysis(life_safety=["fire"], praise=True))
+
+
+def test_an_emergency_told_first_hand_is_a_request(real_classifier) -> None:  # type: ignore[no-untyped-def]
+    from classifiers.model import LIFE_SAFETY_EVIDENCE
+
+    fire, past = real_classifier.predict(
+        [
+            "Vacant house at 9000 Prairie is on fire right now, kids were seen going in earlier",
+            "thanks to the firefighters who put out the brush fire last week",
+        ]
+    )
+    assert (fire.relevant, fire.urgency) == (True, "emergency")
+    assert fire.topic != "none"
+    if fire.relevance_score < 0.5:
+        assert fire.evidence["relevance"][0] == LIFE_SAFETY_EVIDENCE
+        assert "relevance" in fire.needs_review
+    assert (past.relevant, past.topic) == (False, "none")
 
 
 @pytest.mark.parametrize(
@@ -503,6 +540,14 @@ def test_relevance_keyword_rule() -> None:
         ("grand job by the lads who fixed the lights on our road in a day. fair play", True),
         ("chur to whoever fixed the swing at the park, kids stoked", True),
         ("roads gritted before 6am, cheers all", True),
+        ("thank you roads crew for clearing our street before 7am!!", True),
+        ("Kia ora, thanks for fixing the footpath so quick", True),
+        ("The speed humps on Fairmount are great, thank you", True),
+        ("Well done to the bin crews in this heat", True),
+        ("Merci pour le déneigement rapide ce matin!", True),
+        ("Nid de poule énorme rue Ontario. Merci pour votre attention", False),
+        ("Merci pour le déneigement, mais notre rue est encore bloquée", False),
+        ("thanks for clearing the road, can you also do the sidewalk?", False),
         ("bins still not emptied, cheers for nothing", False),
         ("Thanks for fixing the pothole! but there's another one at Elm", False),
         ("pothole got filled, thanks. Can you do Elm next?", False),
