@@ -64,6 +64,16 @@ SUFFIXES = (
     "square",
     "row",
     "plaza",
+    # as Britain, Ireland, Australia, New Zealand and Canada also name them
+    "pde",
+    "cres",
+    "crescent",
+    "tce",
+    "grove",
+    "esplanade",
+    "quay",
+    "mews",
+    "gdns",
 )
 _SUFFIX_RX = "|".join(sorted(SUFFIXES, key=len, reverse=True))
 _SUFFIX_SET = frozenset(SUFFIXES)
@@ -112,8 +122,75 @@ _STOP_BEFORE = frozenset(
         "en",
         "y",
         *ROAD_STATE_WORDS,
+        # what a report says before the street it names ("pothole Rathmines Road", "water main
+        # break 35th ave", "not emptied tuesday Boundary St"): never the first word of its name
+        "pothole",
+        "potholes",
+        "break",
+        "leak",
+        "leaking",
+        "graffiti",
+        "trash",
+        "garbage",
+        "rubbish",
+        "litter",
+        "dumped",
+        "missed",
+        "parked",
+        "reported",
+        "again",
+        "still",
+        "today",
+        "yesterday",
+        "tonight",
+        "now",
+        "please",
+        "pls",
+        "than",
+        "go",
+        "goes",
+        "went",
+        "feel",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
     ]
 )
+# a word and a suffix written in full that name a kind of road, not one road ("facing the wrong
+# way", "the bike lane on Dexter", "the frontage road at Riverside"; "Frontage Rd" is a name)
+_GENERIC_ROADS: dict[str, frozenset[str]] = {
+    "way": frozenset(["wrong", "one", "give", "no", "half", "every", "other", "right", "all"]),
+    "lane": frozenset(
+        [
+            "bike",
+            "bus",
+            "back",
+            "fast",
+            "slow",
+            "turn",
+            "turning",
+            "cycle",
+            "travel",
+            "parking",
+            "fire",
+            "left",
+            "right",
+            "middle",
+            "inside",
+            "outer",
+            "inner",
+            "hov",
+        ]
+    ),
+    "road": frozenset(
+        ["frontage", "service", "access", "side", "back", "slip", "private", "country", "toll"]
+    ),
+    "street": frozenset(["side", "back", "cross", "residential", "city", "one"]),
+}
 # "123 Main St", "45-47 N. Elm Street", "1318 nye" is left to the gazetteer (no suffix).
 _ADDRESS = re.compile(
     r"\b(\d{1,5}(?:-\d{1,5})?[a-z]?)\s+((?:(?:n|s|e|w|north|south|east|west)\.?\s+)?"
@@ -157,6 +234,98 @@ _CORNER = re.compile(
     + r"(?=$|[.,;:!?)\n]|\s+(?:is|are|has|have|was|there|needs?|the)\b|\s*-)",
     re.IGNORECASE,
 )
+# an address by its block or its direction, without a suffix word ("2400 block of S Hicks",
+# "1600 blk N Gilmor", "1200 blk of main", "5130 S Marshfield", "1400 W 63rd"), and a number
+# right after "at" before a name ("at 2600 Blaisdell"): how 311 reports in grid cities give one
+_DIRECTION = r"(?:[NSEW]|North|South|East|West)\.?"
+_NAMED = r"(?:[A-Z][a-z][\w'-]*|\d{1,3}(?:st|nd|rd|th))"
+_NAMED_MORE = r"(?:\s+(?:[A-Z][a-z][\w'-]*|[A-Z]\b))?"  # "Queens Quay", "Ave J"
+# (one pattern, so that a post is scanned once; "bare" is a number before a name, an address
+# only where ``_AT_CUE`` comes before it)
+_NUMBERED_ADDRESS = re.compile(
+    r"\b\d{2,5}(?:"
+    r"\s+(?i:blk|block)\.?\s+(?:(?i:of)\s+)?(?:(?i:[nsew]|north|south|east|west)\.?\s+)?"
+    rf"[A-Za-z0-9][\w'-]*{_NAMED_MORE}"
+    rf"|\s+{_DIRECTION}\s+{_NAMED}"
+    r"|(?P<bare>[a-z]?\s+[A-Z][a-z]{2,}[\w'-]*(?:\s+[A-Z][a-z][\w'-]*)?)"
+    r")(?:\s+(?i:" + _SUFFIX_RX + r")\b\.?)?"
+)
+_AT_CUE = re.compile(r"\b(?i:at|outside|opposite|opp)\s+$")
+# two named streets without suffix words at a crossing, after a word that places it ("at Kedzie
+# & Belmont", "behind Lake & Pillsbury", "at 16th and Wazee"; with "and" one side is a number;
+# "between 4th and 5th" is a stretch of road, not a crossing)
+_BARE_CROSS = re.compile(
+    r"\b(?:[aA]t|[oO][fn]|[nN]ear|[bB]y|[bB]ehind)\s+"
+    rf"({_NAMED}{_NAMED_MORE})\s*(&|/|\+|\band\b)\s*({_NAMED}{_NAMED_MORE})\b"
+)
+_ORDINAL = re.compile(r"^\d{1,3}(?:st|nd|rd|th)$")
+_ORDINAL_IN = re.compile(r"\d(?:st|nd|rd|th)\b")
+# capitalised words that are no street's whole name in such a phrase
+_NOT_NAMES = frozenset(
+    (
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "christmas",
+        "easter",
+        "thanksgiving",
+        "halloween",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "then",
+        "and",
+        "but",
+        "our",
+        "my",
+        "your",
+        "his",
+        "her",
+        "their",
+        "its",
+        "mom",
+        "dad",
+        "mum",
+        "police",
+        "council",
+        "city",
+        "mayor",
+        "god",
+    )
+)
+# a suffix word right after a match ("77 Grove St": the name ends at its last suffix word)
+_MORE_SUFFIX = re.compile(r"\s+(?:" + _SUFFIX_RX + r")\b\.?", re.IGNORECASE)
+
+
+def _past_suffixes(text: str, end: int) -> int:
+    m = _MORE_SUFFIX.match(text, end)
+    if m is None or _SAINT.match(text, m.start()):
+        return end
+    return m.end()
+
+
+# "St" before a name is Saint ("behind Grey St St Kilda"), no suffix of the street before it
+_SAINT = re.compile(r"\s+[Ss]t\.?\s+[A-Z]")
+
+
 _CONNECTOR = re.compile(r"^\s*(?:&|and|/|at|@|y|x|\+|n|&amp;)\s*$", re.IGNORECASE)
 _COORDS = re.compile(r"(-?\d{1,2}\.\d{3,})\s*,\s*(-?\d{1,3}\.\d{3,})")
 # every pair of coordinates holds "." and three digits (found fast, from the "."): without them
@@ -417,12 +586,24 @@ class LocationExtractor:
                     (i + 1 for i, w in enumerate(lead) if w.lower() in _STOP_BEFORE), default=0
                 )
                 lead = lead[cut:][-2:]
-                if not lead or lead[0].isdigit():
+                if not lead:
+                    # "Quay St", "Grove St": a suffix word that is the name of the one after it
+                    end = _past_suffixes(text, m.end())
+                    if end > m.end():
+                        pos = m.start(2)
+                        if not any(x.start <= pos < x.end for x in streets):
+                            streets.append(_Mention(pos, end, None, text[pos:end].rstrip(".")))
                     continue
+                if lead[0].isdigit():
+                    continue
+                generic = _GENERIC_ROADS.get(m.group(2).lower())
+                if generic is not None and lead[-1].lower() in generic:
+                    continue  # a kind of road ("the bike lane"), not a road's name ("Frontage Rd")
                 pos = m.start(1) + m.group(1).rfind(" ".join(lead))
                 if any(x.start <= pos < x.end for x in streets):
                     continue
-                streets.append(_Mention(pos, m.end(), None, text[pos : m.end()].rstrip(".")))
+                end = _past_suffixes(text, m.end())
+                streets.append(_Mention(pos, end, None, text[pos:end].rstrip(".")))
         streets.sort(key=lambda sm: sm.start)
 
         found: list[Location] = []
@@ -431,7 +612,9 @@ class LocationExtractor:
         def free(a: int, b: int) -> bool:
             return not taken or all(b <= ts or a >= te for ts, te in taken)
 
-        has_digit = _DIGIT.search(text) is not None
+        digit = _DIGIT.search(text)
+        has_digit = digit is not None
+        first_digit = digit.start() if digit is not None else len(text)  # no number starts before
         coords = has_digit and "," in text and _COORDS_CORE.search(text) is not None
         for m in _COORDS.finditer(text) if coords else ():
             lat, lon = float(m.group(1)), float(m.group(2))
@@ -459,9 +642,22 @@ class LocationExtractor:
                 anchors = _suffix_places(text, lowered, ascii_text)
             addresses = anchored_finditer(_ADDRESS_FAST, anchors, text, 5) if anchors else ()
             for m in addresses:
-                if free(m.start(), m.end()):
-                    found.append(Location(m.group(0).rstrip("."), "address", m.start(), m.end()))
-                    taken.append((m.start(), m.end()))
+                if not m.group(2).strip() and m.group(3).lower() == "way":
+                    continue  # "a 4 way stop"
+                a, b = m.start(), _past_suffixes(text, m.end())
+                if free(a, b):
+                    found.append(Location(text[a:b].rstrip("."), "address", a, b))
+                    taken.append((a, b))
+            for m in _NUMBERED_ADDRESS.finditer(text, first_digit):
+                a, b = m.span()
+                if m.group("bare") is not None and (
+                    _AT_CUE.search(text, max(0, a - 10), a) is None
+                    or m.group("bare").split()[-1].lower() in _NOT_NAMES
+                ):
+                    continue  # a number before a name is an address only after "at"
+                if free(a, b):
+                    found.append(Location(text[a:b].rstrip("."), "address", a, b))
+                    taken.append((a, b))
             # "45 Tremont" / "12 Mass Ave": a number right before a gazetteer street
             for st in streets:
                 if st.place is None:
@@ -476,6 +672,22 @@ class LocationExtractor:
             if _CONNECTOR.match(between) and free(x.start, y.end):
                 found.append(Location(f"{x.text} & {y.text}", "intersection", x.start, y.end))
                 taken.append((x.start, y.end))
+        crossing = (
+            "&" in text
+            or "+" in text
+            or ("/" in text and "://" not in text)
+            or (has_digit and " and " in text and _ORDINAL_IN.search(text, first_digit) is not None)
+        )
+        for m in _BARE_CROSS.finditer(text) if crossing else ():
+            one, other = m.group(1), m.group(3)
+            if m.group(2) == "and" and not (_ORDINAL.match(one) or _ORDINAL.match(other)):
+                continue  # "at Tom and Jerry's": only a numbered street makes "and" a crossing
+            if {one.split()[0].lower(), other.split()[0].lower()} & _NOT_NAMES:
+                continue
+            a, b = m.start(1), m.end(3)
+            if free(a, b):
+                found.append(Location(f"{one} & {other}", "intersection", a, b))
+                taken.append((a, b))
         for st in streets:
             if free(st.start, st.end):
                 found.append(Location(st.text, "street", st.start, st.end))

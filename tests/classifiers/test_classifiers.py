@@ -281,6 +281,33 @@ def test_language(text: str, lang: str) -> None:
             [("intersection", "E 8th St & G St")],
         ),
         ("no location here, just a pothole", []),
+        # grid cities: a block or a direction instead of a suffix word, bare crossings
+        (
+            "trash not picked up on the 2400 block of S Hicks. its wednesday",
+            [
+                ("address", "2400 block of S Hicks"),
+            ],
+        ),
+        ("streetlight out 1200 blk of main", [("address", "1200 blk of main")]),
+        ("loud music from the house at 5130 S Marshfield", [("address", "5130 S Marshfield")]),
+        ("Parties every weekend at 2600 Blaisdell", [("address", "2600 Blaisdell")]),
+        ("tents at Kedzie & Belmont again", [("intersection", "Kedzie & Belmont")]),
+        ("meter at 16th and Wazee eating coins", [("intersection", "16th & Wazee")]),
+        ("pothole at Main St & Elm", [("intersection", "Main St & Elm")]),
+        # what is no place: a time, a day, a kind of road, the words before a street's name
+        ("see you at 10 Am on Monday & Tuesday", []),
+        ("we waited 45 s for the bus, I paid 300 W", []),
+        ("Stop sign twisted around facing the wrong way", []),
+        ("Please sweep the bike lane, full of glass", []),
+        ("water main break 35th ave sw water shooting up", [("street", "35th ave")]),
+        ("Pothole Rathmines Road Lower outside the church", [("street", "Rathmines Road")]),
+        # a name that ends in more than one suffix word, or is one
+        ("I just moved into 77 Grove St, no carts", [("address", "77 Grove St")]),
+        ("broken glass outside the pub on Quay St", [("street", "Quay St")]),
+        ("Syringes in the laneway behind Grey St St Kilda", [("street", "Grey St")]),
+        ("3300 block of Mount Pleasant.", [("address", "3300 block of Mount Pleasant")]),
+        ("need a 4 way stop at Pine and 9th", [("intersection", "Pine & 9th")]),
+        ("boarding house at 88 Railway Pde, Granville", [("address", "88 Railway Pde")]),
     ],
 )
 def test_location_extraction(text: str, expected: list[tuple[str, str]]) -> None:
