@@ -80,6 +80,7 @@ _SUFFIX_SET = frozenset(SUFFIXES)
 
 
 _SUFFIX_TRIE = trie(SUFFIXES)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _STOP_BEFORE = frozenset(
     [
         "the",
@@ -151,13 +152,7 @@ _STOP_BEFORE = frozenset(
         "goes",
         "went",
         "feel",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
+        *_WEEKDAYS,
     ]
 )
 # a word and a suffix written in full that name a kind of road, not one road ("facing the wrong
@@ -263,13 +258,7 @@ _ORDINAL_IN = re.compile(r"\d(?:st|nd|rd|th)\b")
 # capitalised words that are no street's whole name in such a phrase
 _NOT_NAMES = frozenset(
     (
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
+        *_WEEKDAYS,
         "january",
         "february",
         "march",
@@ -586,23 +575,20 @@ class LocationExtractor:
                     (i + 1 for i, w in enumerate(lead) if w.lower() in _STOP_BEFORE), default=0
                 )
                 lead = lead[cut:][-2:]
-                if not lead:
-                    # "Quay St", "Grove St": a suffix word that is the name of the one after it
-                    end = _past_suffixes(text, m.end())
-                    if end > m.end():
-                        pos = m.start(2)
-                        if not any(x.start <= pos < x.end for x in streets):
-                            streets.append(_Mention(pos, end, None, text[pos:end].rstrip(".")))
+                end = _past_suffixes(text, m.end())
+                if lead:
+                    if lead[0].isdigit():
+                        continue
+                    generic = _GENERIC_ROADS.get(m.group(2).lower())
+                    if generic is not None and lead[-1].lower() in generic:
+                        continue  # a kind of road ("the bike lane"); "Frontage Rd" is a name
+                    pos = m.start(1) + m.group(1).rfind(" ".join(lead))
+                elif end > m.end():
+                    pos = m.start(2)  # "Quay St": a suffix word that names the one after it
+                else:
                     continue
-                if lead[0].isdigit():
-                    continue
-                generic = _GENERIC_ROADS.get(m.group(2).lower())
-                if generic is not None and lead[-1].lower() in generic:
-                    continue  # a kind of road ("the bike lane"), not a road's name ("Frontage Rd")
-                pos = m.start(1) + m.group(1).rfind(" ".join(lead))
                 if any(x.start <= pos < x.end for x in streets):
                     continue
-                end = _past_suffixes(text, m.end())
                 streets.append(_Mention(pos, end, None, text[pos:end].rstrip(".")))
         streets.sort(key=lambda sm: sm.start)
 
