@@ -304,15 +304,17 @@ _NOT_NAMES = frozenset(
 _MORE_SUFFIX = re.compile(r"\s+(?:" + _SUFFIX_RX + r")\b\.?", re.IGNORECASE)
 
 
+# "St" before a name is Saint ("behind Grey St St Kilda"), no suffix of the street before it
+_SAINT = re.compile(r"\s+[Ss]t\.?\s+[A-Z]")
+
+
 def _past_suffixes(text: str, end: int) -> int:
+    """Where a street name that ends at ``end`` really ends: after the suffix words right
+    after it ("77 Grove St"), unless the next is Saint."""
     m = _MORE_SUFFIX.match(text, end)
     if m is None or _SAINT.match(text, m.start()):
         return end
     return m.end()
-
-
-# "St" before a name is Saint ("behind Grey St St Kilda"), no suffix of the street before it
-_SAINT = re.compile(r"\s+[Ss]t\.?\s+[A-Z]")
 
 
 _CONNECTOR = re.compile(r"^\s*(?:&|and|/|at|@|y|x|\+|n|&amp;)\s*$", re.IGNORECASE)
