@@ -752,6 +752,15 @@ AID_REQUEST = Rule(
         r"\bno (?:food|drinking water|tents?|medicine)\b",
     ),
 )
+# who could be hurt by a hazard, and how (``person_at_risk``)
+_COULD_BE_HURT = (
+    r" (?:could|might|will|would|is going to|are going to|gonna) (?:easily )?"
+    r"(?:step|fall|trip|get hurt|get killed|be killed|be hurt|get hit|be hit|break)\b"
+)
+_AT_RISK = (
+    r"(?:someone|somebody|anyone|a (?:kid|child|person|pedestrian|cyclist|senior|lady|woman|man|"
+    r"jogger)|kids|children|people|pedestrians|cyclists)"
+)
 HIGH_RULES: tuple[Rule, ...] = (
     Rule(
         "tree_blocking",
@@ -864,6 +873,48 @@ HIGH_RULES: tuple[Rule, ...] = (
             r"\bneedles?\b",
             r"\bsyringes?\b",
             r"\bjeringas?\b",
+        ),
+    ),
+    # a hazard of a city service that puts people at risk: someone already hurt by it, someone who
+    # could be, or a state of the street that endangers whoever passes (a grate gone, rebar
+    # sticking out, a signal stuck on red, a tree split and leaning, an aggressive dog).  A
+    # resident's report says so in these words; the model, taught by 311 forms that are all
+    # "normal", does not hear it (``model.HIGH_FLOOR_RULES``: such a post is at least high)
+    Rule(
+        "person_at_risk",
+        "high",
+        _rx(
+            r"\b(?:could|might|will|would|is going to|gonna) (?:fall on|land on|hit|hurt|kill|injure|"
+            r"crush) " + _AT_RISK + r"\b",
+            r"\b" + _AT_RISK + _COULD_BE_HURT,
+            r"\bbefore (?:someone|somebody|anyone|a (?:kid|child|person)) (?:gets?|is) (?:hurt|killed|"
+            r"hit|injured)\b",
+            r"\b(?:nearly|almost) (?:got |get |been |was |were )(?:hit|t-?boned|killed|run over)\b",
+            r"\b(?:nearly|almost) (?:hit|t-?boned|ran over) (?:a |an |me\b|my |us\b|two |some |"
+            r"pedestrians|kids|people|someone|cars?\b)",
+            r"\b(?:rebar|metal|nails?|screws?|bolts?|spikes?) (?:is |are )?(?:sticking|poking) (?:out|up)\b",
+            r"\bgrates? (?:is |are )?(?:missing|gone|off|broken|stolen)\b",
+            r"\bopen hole\b",
+            r"\b(?:signal|light)s? (?:is |are )?stuck (?:on )?(?:red|green)\b",
+            r"\b(?:one[- ]way|do not enter|wrong way|stop|yield) sign (?:is |was |has been )?(?:gone|"
+            r"missing|down|knocked|twisted|turned|bent|stolen|removed)\b",
+            r"\b(?:driving|drivers?|cars|vehicles|traffic) (?:\w+ )?(?:the )?wrong (?:way|direction)\b",
+            r"\b(?:debris|lumber|planks?|ladder|mattress|tire tread|furniture)\b[^.!?]{0,40}\b(?:in|on|"
+            r"over|across|blocking) (?:the )?(?:\w+ )?(?:lanes?|highway|freeway|expressway|interstate|"
+            r"motorway)\b",
+            r"\b(?:tree|limb|branch|pole|lamp ?post)\b[^.!?]{0,40}\b(?:leaning (?:badly|dangerously|"
+            r"heavily|over|toward|towards|onto|into|on)|split in half|cracked at the base|uprooted|"
+            r"snapped)\b",
+            r"\bwidow ?makers?\b",
+            r"\bresting on (?:a|the|my|our) (?:parked )?(?:car|house|roof|fence)\b",
+            r"\b(?:aggressive|vicious|rabid) (?:dogs?|animals?|raccoons?|coyotes?)\b",
+            r"\b(?:dogs?|pit ?bulls?|animals?)\b[^.!?]{0,30}\b(?:looks?|is|are|very|really|acting) "
+            r"(?:aggressive|vicious)\b",
+            r"\b(?:raccoon|fox|skunk|coyote|bat|dog|animal|squirrel|possum|opossum)s? (?:is |are )?"
+            r"acting (?:strange|strangely|sick|aggressive|aggressively|weird)\b",
+            r"\bloose (?:horses?|cows?|cattle|livestock)\b",
+            r"\bno (?:working )?smoke (?:detectors?|alarms?)\b",
+            r"\b(?:hanging|sagging|dangling) low\b",
         ),
     ),
     Rule(
@@ -1836,6 +1887,9 @@ RULE_TRIGGERS: dict[str, str] = {
     "falling_object": "hang dang abou icic lean expo wire wiri",
     "utility_out": "heat hot powe elec blac luz cale wate agua",
     "hazard": "dang haza unsa safe risk acci trip fall hurt pelig urge asap imme ice icy blac needl syri jeri",
+    "person_at_risk": "fall land hit hurt kill inju crus step trip brea almo nearl stic poki grat "
+    "hole stuc sign wron debr lumb plank ladd mattr tread furn lean spli crac upro snap wido resti "
+    "aggr vici rabi actin loos smok low",
     "crisis_report": "evac shel resc stra missi desa kill dead deat casu inju woun vict muer fall víct dama "
     "dest colla after land muds dera torn hurr typh eart quak tsun storm wild need warn aler "
     "advi watch stay road brid highw airp schoo",

@@ -662,9 +662,10 @@ def urgency_decision(
 ) -> tuple[int, float, list[str]]:
     """Emergency first: a life-safety rule makes the post an emergency outright; another danger rule
     lifts the model's emergency probability unless the model is sure there is no urgency at all
-    (and then too when a ``HIGH_FLOOR_RULES`` plea fired with it);
+    (and then too when an ``AID_PLEA_RULES`` plea fired with it);
     then emergency and high are decided on their own thresholds, and a rule of
-    ``HIGH_FLOOR_RULES`` (a plea for food, water or shelter) keeps the post at least high.
+    ``HIGH_FLOOR_RULES`` (a plea for food, water or shelter, a person put at risk by a hazard)
+    keeps the post at least high.
     Thanks for a job done that asks for nothing more (``praise``) is low, unless a life-safety
     rule fired."""
     em, hi = classes.index("emergency"), classes.index("high")
@@ -686,7 +687,8 @@ def urgency_decision(
     used: list[str] = []
     # a plea for food, water or shelter has already overruled a model sure of no urgency, so a
     # danger rule beside it ("we are dying of hunger") lifts the post whatever the model said
-    if fired_em and (floor or q[em] + q[hi] >= thresholds["emergency_rule"]):
+    plea = any(r in AID_PLEA_RULES for r in floor)
+    if fired_em and (plea or q[em] + q[hi] >= thresholds["emergency_rule"]):
         used = fired_em
         q[em] = max(q[em], 0.5 + 0.1 * len(fired_em))
         total = sum(q)
@@ -707,7 +709,12 @@ def urgency_decision(
 # went 0.350 -> 0.410 high-or-emergency recall at precision 0.246 -> 0.275; the CrisisLex event
 # families and TREC-IS did not change). Broader floors (every high-level rule, or the 911 and
 # "please help" cues) cost precision on CrisisLex or would lift ordinary complaints.
-HIGH_FLOOR_RULES: frozenset[str] = frozenset(["aid_request"])
+#
+# A hazard that puts people at risk (``person_at_risk``: "my mom tripped on the raised slab and
+# broke her wrist", "storm drain grate missing", "signal stuck on red") is high too: the model,
+# taught by 311 forms that are all "normal", reads such reports as ordinary ones.
+AID_PLEA_RULES: frozenset[str] = frozenset(["aid_request"])
+HIGH_FLOOR_RULES: frozenset[str] = AID_PLEA_RULES | {"person_at_risk"}
 
 # "urgent" (high-or-emergency) was chosen on the leave-one-source-out crisis folds: recall first
 DEFAULT_THRESHOLDS: dict[str, float] = {"emergency": 0.35, "urgent": 0.15, "emergency_rule": 0.05}

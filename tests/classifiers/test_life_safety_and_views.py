@@ -195,6 +195,63 @@ def test_a_plea_for_aid_is_at_least_high_even_when_the_model_is_sure_it_is_not()
     assert classes[j] == "low" and used == []
 
 
+# hazards of a city service that put people at risk, as residents report them
+PEOPLE_AT_RISK = [
+    "storm drain grate missing, open hole in the street at Harvard & Elm",
+    "The lamp post by the bus stop is leaning badly, looks like it could fall on someone waiting",
+    "big limb cracked, before someone gets hurt please send a crew",
+    "signal stuck on red for 12th, people running it",
+    "One Way sign on Chestnut is gone, cars going the wrong way all day",
+    "load of lumber fell off a truck, planks all over the left lanes of the freeway",
+    "widow maker hanging over the bus stop on Kirby Dr",
+    "The tree on the corner split in half, half of it is resting on a parked car",
+    "stray dog on Lake Ave, looks aggressive, following people",
+    "Raccoon acting strange in the daytime, walking in circles near the school",
+    "Building at 2201 Marshall has no working smoke detectors in the hallways",
+    "I nearly got hit crossing at Broad and Olney, the walk signal never comes on",
+    "rebar sticking out of the curb in front of 60 Hawthorne",
+]
+NOT_AT_RISK = [
+    "I fell in love with this neighborhood",
+    "that nap almost killed me, missed the whole game",
+    "the tree out front is leaning a bit, can someone look at it next time you're around",
+    "almost hit 1000 followers!",
+    "we are going the wrong way on climate policy",
+    "the smoke detector at home keeps chirping lol",
+]
+
+
+@pytest.mark.parametrize("text", PEOPLE_AT_RISK)
+def test_a_hazard_that_puts_people_at_risk_is_high(clf: CivicClassifier, text: str) -> None:
+    assert "person_at_risk" in analyse(text)[1].rules, text
+    assert clf.predict([text])[0].urgency in ("high", "emergency"), text
+
+
+@pytest.mark.parametrize("text", NOT_AT_RISK)
+def test_hyperbole_and_ordinary_reports_put_no_one_at_risk(text: str) -> None:
+    assert "person_at_risk" not in analyse(text)[1].rules, text
+
+
+def test_a_person_at_risk_is_at_least_high_but_lifts_no_danger_rule() -> None:
+    from classifiers.model import DEFAULT_THRESHOLDS, urgency_decision
+
+    classes = ["emergency", "high", "normal", "low"]
+    sure_normal = [0.001, 0.009, 0.9, 0.09]
+    j, score, used = urgency_decision(sure_normal, ["person_at_risk"], classes, DEFAULT_THRESHOLDS)
+    assert classes[j] == "high" and used == ["person_at_risk"]
+    assert score == pytest.approx(0.01)  # below review: a person checks the model's doubt
+    # unlike a plea for aid, it does not make a danger rule beside it an emergency
+    j, _, used = urgency_decision(
+        sure_normal, ["person_hurt", "person_at_risk"], classes, DEFAULT_THRESHOLDS
+    )
+    assert classes[j] == "high" and used == ["person_at_risk"]
+    # thanks for a job done stays low
+    j, _, _ = urgency_decision(
+        sure_normal, ["person_at_risk", "thanks"], classes, DEFAULT_THRESHOLDS, praise=True
+    )
+    assert classes[j] == "low"
+
+
 def test_keywords_in_more_languages() -> None:
     assert ("pothole", "坑洞") in analyse("Brighton Ave 上有一个很大的坑洞")[1].keywords
     assert [t for t, _ in analyse("Tuyết chưa được dọn trên vỉa hè")[1].keywords] == [
