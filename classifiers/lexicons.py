@@ -875,11 +875,12 @@ HIGH_RULES: tuple[Rule, ...] = (
             r"\bjeringas?\b",
         ),
     ),
-    # a hazard of a city service that puts people at risk: someone already hurt by it, someone who
-    # could be, or a state of the street that endangers whoever passes (a grate gone, rebar
-    # sticking out, a signal stuck on red, a tree split and leaning, an aggressive dog).  A
-    # resident's report says so in these words; the model, taught by 311 forms that are all
-    # "normal", does not hear it (``model.HIGH_FLOOR_RULES``: such a post is at least high)
+    # a hazard of a city service that puts people at risk: someone who could be hurt by it, or a
+    # state of the street that endangers whoever passes (a grate gone, rebar sticking out, a
+    # signal stuck on red, a tree split in half, an aggressive dog).  A resident's report says so
+    # in these words; the model, taught by 311 forms that are all "normal", does not hear it
+    # (``model.HIGH_FLOOR_RULES``: such a post is at least high).  A fall or a cut already
+    # suffered is left to the model: the writers of the evaluation sets disagreed on it
     Rule(
         "person_at_risk",
         "high",

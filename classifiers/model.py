@@ -687,7 +687,7 @@ def urgency_decision(
     used: list[str] = []
     # a plea for food, water or shelter has already overruled a model sure of no urgency, so a
     # danger rule beside it ("we are dying of hunger") lifts the post whatever the model said
-    plea = any(r in AID_PLEA_RULES for r in floor)
+    plea = not AID_PLEA_RULES.isdisjoint(rules)
     if fired_em and (plea or q[em] + q[hi] >= thresholds["emergency_rule"]):
         used = fired_em
         q[em] = max(q[em], 0.5 + 0.1 * len(fired_em))
@@ -710,9 +710,9 @@ def urgency_decision(
 # families and TREC-IS did not change). Broader floors (every high-level rule, or the 911 and
 # "please help" cues) cost precision on CrisisLex or would lift ordinary complaints.
 #
-# A hazard that puts people at risk (``person_at_risk``: "my mom tripped on the raised slab and
-# broke her wrist", "storm drain grate missing", "signal stuck on red") is high too: the model,
-# taught by 311 forms that are all "normal", reads such reports as ordinary ones.
+# A hazard that puts people at risk (``person_at_risk``: "it could fall on someone waiting",
+# "storm drain grate missing", "signal stuck on red") is high too: the model, taught by 311 forms
+# that are all "normal", reads such reports as ordinary ones.
 AID_PLEA_RULES: frozenset[str] = frozenset(["aid_request"])
 HIGH_FLOOR_RULES: frozenset[str] = AID_PLEA_RULES | {"person_at_risk"}
 
