@@ -308,13 +308,22 @@ _MORE_SUFFIX = re.compile(r"\s+(?:" + _SUFFIX_RX + r")\b\.?", re.IGNORECASE)
 _SAINT = re.compile(r"\s+[Ss]t\.?\s+[A-Z]")
 
 
+# a direction after a street's suffix word, part of its name in grid cities ("Sheppard Ave W",
+# "Lawrence Ave E & Kennedy", "17th Ave SW", "Main St N."), but not the first word of a place
+# named after it ("Meridian St East Boston") nor a side of something ("Elm St E of the bridge")
+_AFTER_DIRECTION = re.compile(
+    r"\s+(?:[NS][EW]?|[EW]|North|South|East|West)(?:\.|\b(?!\s+[A-Z][a-z]|/|\s+of\b))"
+)
+
+
 def _past_suffixes(text: str, end: int) -> int:
     """Where a street name that ends at ``end`` really ends: after the suffix words right
-    after it ("77 Grove St"), unless the next is Saint."""
+    after it ("77 Grove St"), unless the next is Saint, and after a direction ("Ave E")."""
     m = _MORE_SUFFIX.match(text, end)
-    if m is None or _SAINT.match(text, m.start()):
-        return end
-    return m.end()
+    if m is not None and not _SAINT.match(text, m.start()):
+        end = m.end()
+    d = _AFTER_DIRECTION.match(text, end)
+    return end if d is None else d.end()
 
 
 _CONNECTOR = re.compile(r"^\s*(?:&|and|/|at|@|y|x|\+|n|&amp;)\s*$", re.IGNORECASE)

@@ -308,6 +308,19 @@ def test_language(text: str, lang: str) -> None:
         ("3300 block of Mount Pleasant.", [("address", "3300 block of Mount Pleasant")]),
         ("need a 4 way stop at Pine and 9th", [("intersection", "Pine & 9th")]),
         ("boarding house at 88 Railway Pde, Granville", [("address", "88 Railway Pde")]),
+        # a direction after the suffix word is part of the name, not a side of something
+        (
+            "Signal out at Lawrence Ave E & Kennedy Rd",
+            [("intersection", "Lawrence Ave E & Kennedy Rd")],
+        ),
+        ("pothole on 17th Ave SW. Please fix", [("street", "17th Ave SW")]),
+        ("not shoveled in front of 2811 Fremont Ave S.", [("address", "2811 Fremont Ave S")]),
+        ("tree down on Elm St E of the bridge", [("street", "Elm St")]),
+        (
+            "Pothole on Meridian St East Boston",
+            [("street", "Meridian St"), ("neighborhood", "East Boston")],
+        ),
+        ("no lights on Main St W/ the whole block", [("street", "Main St")]),
     ],
 )
 def test_location_extraction(text: str, expected: list[tuple[str, str]]) -> None:
