@@ -248,10 +248,11 @@ _NUMBERED_ADDRESS = re.compile(
 _AT_CUE = re.compile(r"\b(?i:at|outside|opposite|opp)\s+$")
 # two named streets without suffix words at a crossing, after a word that places it ("at Kedzie
 # & Belmont", "behind Lake & Pillsbury", "at 16th and Wazee"; with "and" one side is a number;
-# "between 4th and 5th" is a stretch of road, not a crossing)
+# "between 4th and 5th" is a stretch of road, not a crossing); the first may have a suffix and a
+# direction ("at Lawrence Ave E & Kennedy")
 _BARE_CROSS = re.compile(
     r"\b(?:[aA]t|[oO][fn]|[nN]ear|[bB]y|[bB]ehind)\s+"
-    rf"({_NAMED}{_NAMED_MORE})\s*(&|/|\+|\band\b)\s*({_NAMED}{_NAMED_MORE})\b"
+    rf"({_NAMED}{_NAMED_MORE}{_NAMED_MORE})\s*(&|/|\+|\band\b)\s*({_NAMED}{_NAMED_MORE})\b"
 )
 _ORDINAL = re.compile(r"^\d{1,3}(?:st|nd|rd|th)$")
 _ORDINAL_IN = re.compile(r"\d(?:st|nd|rd|th)\b")

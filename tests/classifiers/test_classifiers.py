@@ -314,6 +314,10 @@ def test_language(text: str, lang: str) -> None:
             [("intersection", "Lawrence Ave E & Kennedy Rd")],
         ),
         ("pothole on 17th Ave SW. Please fix", [("street", "17th Ave SW")]),
+        (
+            "Signal out at Lawrence Ave E & Kennedy, no police",
+            [("intersection", "Lawrence Ave E & Kennedy")],
+        ),
         ("not shoveled in front of 2811 Fremont Ave S.", [("address", "2811 Fremont Ave S")]),
         ("tree down on Elm St E of the bridge", [("street", "Elm St")]),
         (
