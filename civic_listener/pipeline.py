@@ -268,12 +268,19 @@ class Pipeline:
             try:
                 with self.engine.begin() as conn:
                     lock_for_write(conn)
-                    batch = pending_posts(conn, city_id=city.id, limit=n, exclude=busy)
+                    # read without row locks, claim, then lock only the posts claimed: a row
+                    # lock on a post another worker has in flight would make that worker take
+                    # it for labelled elsewhere when it stores, and neither would label it
+                    batch = pending_posts(conn, city_id=city.id, limit=n, exclude=busy, lock=False)
                     if not batch:
                         break
                     got = self.claims.claim([pid for pid, _ in batch])
                     busy.update(pid for pid, _ in batch if pid not in got)
-                    batch = [(pid, text) for pid, text in batch if pid in got]
+                    ids = [pid for pid, _ in batch if pid in got]
+                    current = still_pending(conn, city_id=city.id, post_ids=ids) if ids else {}
+                    busy.update(pid for pid in ids if pid not in current)
+                    batch = [(pid, current[pid]) for pid in ids if pid in current]
+                    self.claims.release(pid for pid in ids if pid not in current)
                     ids = [pid for pid, _ in batch]
                     if not batch:
                         continue

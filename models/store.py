@@ -194,9 +194,10 @@ def pending_posts(
 
     On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED`` so several workers
     share the backlog without labelling anything twice; on SQLite the caller holds the
-    single write lock (:func:`lock_for_write`). ``lock=False`` only reads (the background
-    labeller, which claims with :func:`still_pending` when it stores); ``exclude`` leaves
-    out posts the caller already has in hand.
+    single write lock (:func:`lock_for_write`). ``lock=False`` only reads: the pipeline
+    claims what it read (:class:`~civic_listener.leases.LabelClaims`) and then locks the
+    posts it claimed with :func:`still_pending`; ``exclude`` leaves out posts the caller
+    already has in hand.
     """
     q = (
         sa.select(POST.c.id, POST.c.text)

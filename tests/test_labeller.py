@@ -307,6 +307,51 @@ def test_an_inline_worker_leaves_posts_in_flight_elsewhere_postgres(
     _inline_reads_past_the_claims(pg_url, tmp_path)
 
 
+class _Held(KeywordClassifier):
+    """A keyword classifier that waits, inside the worker's transaction, until let go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = threading.Event()
+        self.go = threading.Event()
+
+    def predict(self, texts: Sequence[str]) -> list[Any]:
+        self.inside.set()
+        assert self.go.wait(60)
+        return super().predict(texts)
+
+
+@pytest.mark.postgres
+def test_posts_in_flight_are_stored_while_an_inline_worker_labels_others(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """An inline worker whose batch met posts in flight elsewhere holds no lock on them, so
+    the worker that has them in flight stores them (before, both left them pending)."""
+    a, b = _both(pg_url, tmp_path)
+    try:
+        _replay_into(a, tmp_path / "r.jsonl", [post(i, f"pothole {i}") for i in range(100)])
+        _background(a)
+        assert a.pipeline.classify_pending(limit=50, leave_in_flight=True) == 0
+        held = _Held()
+        _label_with(b, held)
+        b.pipeline.batch_size = 100  # reads the 50 in flight in a and the 50 after them
+        counts: list[int] = []
+        inline = threading.Thread(target=lambda: counts.append(b.pipeline.classify_pending()))
+        inline.start()
+        try:
+            assert held.inside.wait(60)
+            assert a.pipeline.classify_pending() == 50
+        finally:
+            held.go.set()
+            inline.join(60)
+        assert counts == [50]
+        assert _pending(a) == 0
+        assert set(_labels_per_post(a).values()) == {1}
+    finally:
+        a.close()
+        b.close()
+
+
 class _Failing(KeywordClassifier):
     def predict(self, texts: Sequence[str]) -> list[Any]:
         raise RuntimeError("the classifier failed")
