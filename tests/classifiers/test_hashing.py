@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32 as sk_murmur
 
-from classifiers.hashing import l2_normalize_rows, murmurhash3_32
+from classifiers.hashing import l2_normalize_rows, murmurhash3_32, murmurhash3_32_py
 
 
 @settings(max_examples=2000, deadline=None)
@@ -23,11 +23,13 @@ def test_murmurhash_equals_scikit_learn(token: str) -> None:
     except UnicodeEncodeError:  # lone surrogates: not text a post can carry
         return
     assert murmurhash3_32(token) == expected
+    assert murmurhash3_32_py(token) == expected
 
 
 def test_murmurhash_known_tails() -> None:
     for token in ["", "a", "ab", "abc", "abcd", "abcde", "pothole", "中文", "😀x"]:
-        assert murmurhash3_32(token) == sk_murmur(token, seed=0, positive=False)
+        expected = sk_murmur(token, seed=0, positive=False)
+        assert murmurhash3_32(token) == murmurhash3_32_py(token) == expected
 
 
 def test_l2_rows_equal_scikit_learn_bit_for_bit() -> None:
