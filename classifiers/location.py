@@ -311,9 +311,12 @@ _SAINT = re.compile(r"\s+[Ss]t\.?\s+[A-Z]")
 
 # a direction after a street's suffix word, part of its name in grid cities ("Sheppard Ave W",
 # "Lawrence Ave E & Kennedy", "17th Ave SW", "Main St N."), but not the first word of a place
-# named after it ("Meridian St East Boston") nor a side of something ("Elm St E of the bridge")
+# named after it ("Meridian St East Boston") nor a side of something ("Elm St E of the bridge").
+# Typed in lowercase, only a two-letter one ("35th ave sw"): a single letter may be a word ("n"
+# for "and"), "west end" a place, and "se" before a word is Spanish ("la 5 ave se inundó")
 _AFTER_DIRECTION = re.compile(
-    r"\s+(?:[NS][EW]?|[EW]|North|South|East|West)(?:\.|\b(?!\s+[A-Z][a-z]|/|\s+of\b))"
+    r"\s+(?:[NS][EW]?|[EW]|North|South|East|West|n[ew]|sw|se(?!\s+[^\W\d_]))"
+    r"(?:\.|\b(?!\s+[A-Z][a-z]|/|\s+of\b))"
 )
 
 

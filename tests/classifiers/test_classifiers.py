@@ -299,7 +299,10 @@ def test_language(text: str, lang: str) -> None:
         ("we waited 45 s for the bus, I paid 300 W", []),
         ("Stop sign twisted around facing the wrong way", []),
         ("Please sweep the bike lane, full of glass", []),
-        ("water main break 35th ave sw water shooting up", [("street", "35th ave")]),
+        ("water main break 35th ave sw water shooting up", [("street", "35th ave sw")]),
+        ("pothole in front of 4500 35th ave se.", [("address", "4500 35th ave se")]),
+        ("la 5 ave se inundó otra vez", [("address", "5 ave")]),
+        ("overflowing bins on queen st w near the park", [("street", "queen st")]),
         ("Pothole Rathmines Road Lower outside the church", [("street", "Rathmines Road")]),
         # a name that ends in more than one suffix word, or is one
         ("I just moved into 77 Grove St, no carts", [("address", "77 Grove St")]),
