@@ -33,7 +33,12 @@ _PERSON = (
 
 # Patterns that are specific enough for both the danger rules and the life-safety rules below
 # a person struck by a vehicle, named as the one hit ("hit a pedestrian", "ran over a kid")
-_HIT_PERSON = r"\b(?:hit|struck|ran over|mowed down) (?:a|an) " + _PERSON + r"\b"
+_HIT_PERSON = (
+    r"\b(?:hit|struck|ran over|mowed down) (?:a|an) (?:"
+    + _PERSON
+    + r"|mum|mom|dad|jogger|runner|schoolkid|old (?:man|woman|lady)|(?:mum|mom|woman|lady) with a "
+    r"(?:pram|buggy|stroller))\b"
+)
 _CPR = r"\b(?:doing|giving|performing|starting|started|administering|needs?|needed) cpr\b"
 # a person lying still: "on the ground not moving", "person in a tent not moving"
 _NOT_MOVING = (
@@ -103,6 +108,29 @@ _HURT_MAYBE = (
     r"\b(?:send|need) (?:a |the )?boat\b",
     r"\bon (?:the|their) roof\b[^.!?]{0,40}\b(?:flood|water)",
     r"\b(?:have|has|had) fainted\b",
+)
+# a person in danger now, in words the patterns above miss: swept into a canal, dragged out past
+# the flags, trapped in a trench or down a manhole, a trench caved in on someone, a seizure going
+# on, a fall from a height with a head injury, a child who is not waking up, a dog mauling someone
+_IN_DANGER_NOW = (
+    r"\b(?:swimmers?|kids?|child(?:ren)?|boys?|girls?|man|woman|someone|somebody|people|person|"
+    r"surfers?|he|she|they)(?:'s| has| have| is| are| was| were| got| just| been)* (?:swept|dragged) "
+    r"(?:out|away|into|under|off)\b",
+    r"\b(?:he|she|they|someone|somebody|worker|man|woman|kids?|child|boy|girl|guy|bloke|person|people)"
+    r"(?:'s| is| are| was| were| got| has| have| been| just)* (?:stuck|trapped) "
+    r"(?:down (?:there|the (?:manhole|hole|well|shaft|drain))|(?:in|inside) (?:a |the |an )?"
+    r"(?:open )?(?:trench|manhole|well|shaft|culvert|sewer|storm ?drain|lift shaft))\b",
+    r"\b(?:caved|collapsed) in on (?:him|her|them|someone|somebody|(?:a|the) (?:worker|man|kid|boy|guy))\b",
+    r"\b(?:been|is|'s|started|keeps|still) (?:fitting|seizing|convulsing)\b"
+    r"(?! (?:in|into|a|an|the|new|out|for (?:a|an|the|new|my|our))\b)",
+    r"\bfell (?:off|from|down) (?:[\w']+ ){0,3}(?:ladder|roof|balcony|scaffold\w*|stairs|bike|horse)\b"
+    r"[^.!?]{0,80}\b(?:hit (?:his|her|their) head|bleeding|not moving|unconscious|not waking|"
+    r"isn'?t waking|can'?t move)",
+    r"\b(?:kid|child|baby|boy|girl|man|woman|lil man|son|daughter|he|she)\b[^.!?]{0,60}\b"
+    r"(?:isn'?t|is not|not) waking up\b(?! (?:to|for|before|until|in time|early|on time)\b)",
+    r"\b(?:dogs?|pit ?bulls?)\b[^.!?]{0,20}\b(?:is |are )?(?:mauling|savaging|attacking) (?:a |an |the |my |"
+    r"our |some |this )?(?:jogger|runner|kid|child|boy|girl|man|woman|person|lady|guy|cyclist|walker|"
+    r"postman|postie|neighbou?r|someone|somebody)\b",
 )
 # a dog that has bitten or attacked a person (not another dog: "attacked my dog" is high)
 _DOG_BITE = (
@@ -220,6 +248,8 @@ _SHOT = (
     r"(?! (?:down|up|off|at dawn)\b| (?:\w+ ){0,2}?(?:videos?|photos?|pictures?|film|footage|movie|"
     r"clip|scene|selfies?|hoops|baskets?|fireworks|breeze|pool|puck)\b)"
 )
+# a weapon held to someone's neck or head ("a broken bottle at the other guy's neck")
+_WEAPON_AT_NECK = r"\b(?:broken bottle|knife|machete|gun) (?:at|to|against) (?:[\w']+ ){0,3}(?:neck|throat|head)\b"
 EMERGENCY_RULES: tuple[Rule, ...] = (
     Rule(
         "fire",
@@ -329,7 +359,7 @@ EMERGENCY_RULES: tuple[Rule, ...] = (
             r"\b(?:beating|punching|kicking|strangling|choking|stomping on) (?:up )?(?:a |an |the |his |her |some |this )?"
             r"(?:woman|man|girl|boy|kid|child|guy|person|lady|someone|somebody|wife|girlfriend)\b",
             r"\barmed (?:men|man|robbers?|boys|gang|thugs)\b|\bshoot(?:ing)? (?:one|a|the|some) (?:man|woman|guy|person|boy)\b",
-            r"\b(?:broken bottle|knife|machete|gun) (?:at|to|against) (?:\w+ ){0,3}(?:neck|throat|head)\b",
+            _WEAPON_AT_NECK,
             r"\b(?:being|getting) (?:attacked|assaulted|robbed|beaten)\b",
             r"\bbreaking into\b",
             r"\bdomestic violence\b",
@@ -455,6 +485,7 @@ LIFE_SAFETY: tuple[Rule, ...] = (
             r"\bunder (?:the )?rubbles?\b",
             r"\b(?:inconsciente|atropellad[oa]|atrapad[oa]s?|no respira|ahog[aá]ndose)\b",
             *_HURT_NOW,
+            *_IN_DANGER_NOW,
         ),
     ),
     Rule(
@@ -469,6 +500,7 @@ LIFE_SAFETY: tuple[Rule, ...] = (
             r"\bshooting (?:on|at|in) (?:the |my |our |a )?(?:street|corner|park|block|school|house|building|\w+ (?:st|street|ave))\b",
             r"\bsomeone with a (?:gun|knife)\b",
             r"\b(?:pulled|waving) a (?:gun|knife)\b",
+            _WEAPON_AT_NECK,
             r"\b(?:being|getting) (?:attacked|assaulted|robbed|beaten)\b",
             r"\bdisparos\b",
             r"\bbalacera\b",
@@ -1873,7 +1905,7 @@ RULE_TRIGGERS: dict[str, str] = {
     "buri rubb dyin need send seri cpr movi respo insi subm stal floa ran mowe stra pass run stil "
     "ambu badl seve crit bare cant cann coul unab bit bitt biti maul atta 911 jump amba anbi ambo "
     "fain slum spli bloo rive cana lake sea harb cree pond surf ice drai wate boat roof waki gett xayi "
-    "leve kẹt hil unde pinn elect hot "
+    "leve kẹt hil unde pinn elect hot swep drag fitt conv cave fell sava "
     "heri sang inco atro atra ahog respi attack",
     "violence": "shot shoo gun guns gunf stab knif atta assa robb beat break dome kidn disp bala tiro apuñ pega punc kick stom stra chok bott mach arme "
     "roba mata bomb expl",

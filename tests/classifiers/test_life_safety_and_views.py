@@ -45,6 +45,16 @@ EMERGENCIES = [
     "man collapsed outside the station, we've called 999",
     "Huele muchísimo a gas en Ponzano esquina Ríos Rosas",
     "Cheira imenso a gás na Rua do Almada, as pessoas estão a sair dos prédios",
+    # swept into water, trapped below ground, a seizure, a fall with a head injury, a mauling
+    "two kids got swept into the river by the weir on Mill Rd",
+    "a worker is trapped in a trench on Oak St and the sides keep slipping",
+    "the wall of the dig caved in on a worker at the site on Elm St",
+    "my son has been fitting for ten minutes and the ambulance isn't here",
+    "my dad fell off the roof fixing the gutter and is bleeding from his ear",
+    "the little girl fell off her bike outside no 12 and isn't waking up",
+    "a pit bull is mauling a man outside the school on Elm St",
+    "a van hit a jogger on the bridge, he's lying in the road",
+    "someone is holding a knife to a woman's throat outside the station",
 ]
 
 NOT_FORCED = [
@@ -67,6 +77,10 @@ NOT_FORCED = [
     "I have called 100 times about this pothole",
     "cars parked in the loading zone by the clinic, the ambulance couldn't pull up",
     "Loose pit bull attacked my dog on Crawford Ave",
+    "a family of quail were stuck in the storm drain on 5th Ave",
+    "leaves swept into the drain again, street cleaning please",
+    "my son is not waking up in time for school with the bin lorry at 5am",
+    "the new contractor keeps fitting the wrong bulbs in the street lights",
 ]
 
 
