@@ -611,3 +611,31 @@ def test_relevance_and_topic_ignore_how_a_post_is_written_on_its_platform() -> N
         assert not fit_head(prep, head, everything, seed=0).W[cols].any(), head
     # sentiment keeps them: "!!!" and capitals are how people say how they feel
     assert fit_head(prep, "sentiment", everything, seed=0).W[cols].any()
+
+
+def test_urgency_thresholds_keep_recall_first_within_their_bounds() -> None:
+    from classifiers.model import DEFAULT_THRESHOLDS
+    from classifiers.training import urgency_thresholds
+
+    classes = ["emergency", "high", "low", "normal"]
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 40 + [1] * 40 + [3] * 40)
+
+    def probs(em_level: float) -> np.ndarray:
+        p = np.full((len(y), 4), 0.05)
+        p[y == 0, 0] = em_level + rng.uniform(0, 0.05, (y == 0).sum())
+        p[y == 1, 1] = 0.8
+        p[y == 3, 3] = 0.8
+        return p
+
+    # crisis emergencies scored high: the threshold follows them (80 % of them above it)
+    assert 0.4 < urgency_thresholds(probs(0.42), y, classes)["emergency"] <= 0.5
+    # scored low (the model also learnt first-hand emergencies): not below the default, which
+    # would flag ordinary service reports as emergencies
+    low = urgency_thresholds(probs(0.05), y, classes)
+    assert low["emergency"] == DEFAULT_THRESHOLDS["emergency"]
+    assert low["urgent"] <= DEFAULT_THRESHOLDS["urgent"]
+    # too few emergencies to choose from: the default
+    few = np.array([0] * 5 + [3] * 40)
+    p_few = np.full((len(few), 4), 0.25)
+    assert urgency_thresholds(p_few, few, classes)["emergency"] == DEFAULT_THRESHOLDS["emergency"]
