@@ -1075,6 +1075,12 @@ _CACHE_MAX = 200_000  # entries per cache; a full cache starts again empty
 _PACK = struct.Struct("=q").pack  # a code as 8 bytes, as ``np.frombuffer(..., np.int64)`` reads
 
 
+def _code(h: int, n: int) -> int:
+    """A signed 32-bit hash as a column code (weight 1.0): ``FeatureHasher``'s column and sign."""
+    idx = (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
+    return idx << 3 | (1 if h < 0 else 0)
+
+
 class _Packed(dict[Any, bytes]):
     """A cache of packed codes that computes what it lacks (``make``), so a row is collected with
     ``map(cache.__getitem__, keys)`` in one call; a full cache starts again empty."""
@@ -1091,6 +1097,26 @@ class _Packed(dict[Any, bytes]):
         return value
 
 
+class _PairCodes(dict[tuple[str, str], bytes]):
+    """Two adjacent words -> the packed code of their bigram.  Most bigrams of a new post are new
+    (about seven a post), so a miss is computed here in one call, and the bigram's string is not
+    kept (nothing else asks for its column)."""
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        self.n_features = n_features
+
+    def __missing__(self, ab: tuple[str, str]) -> bytes:
+        h = murmurhash3_32(ab[0] + " " + ab[1])
+        n = self.n_features
+        idx = (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
+        value = _PACK(idx << 3 | (1 if h < 0 else 0))
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[ab] = value
+        return value
+
+
 class _HashSpace:
     """Columns and signs of tokens in one hashed space (the ``FeatureHasher`` formula), cached:
     ``cols`` maps a token to its code with weight 1.0.  For ``Featurizer.transform`` the codes
@@ -1102,33 +1128,33 @@ class _HashSpace:
         self.n_features = n_features
         self.cols: dict[str, int] = {}
         self.words = _Packed(self._word)
-        self.pairs = _Packed(self._pair)
+        self.pairs = _PairCodes(n_features)
         self.tokens = _Packed(self._token)
 
     def col(self, token: str) -> int:
         code = self.cols.get(token)
         if code is None:
-            h = murmurhash3_32(token)
-            n = self.n_features
-            idx = (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
-            code = idx << 3 | (1 if h < 0 else 0)
+            code = _code(murmurhash3_32(token), self.n_features)
             if len(self.cols) >= _CACHE_MAX:
                 self.cols.clear()
             self.cols[token] = code
         return code
 
     def _word(self, w: str) -> bytes:
-        """Packed codes of a word (weight 1.0) and its character 4-grams (0.4)."""
+        """Packed codes of a word (weight 1.0) and its character 4-grams (0.4); the 4-grams of
+        a new word are mostly known already."""
         col = self.col
+        if len(w) <= 3:
+            return _PACK(col(w))
+        p = " " + w + " "
+        grams = [p[i : i + 4] for i in range(len(p) - 3)]
+        known = list(map(self.cols.get, grams))
         cs = [col(w)]
-        if len(w) > 3:
-            p = " " + w + " "
-            cs.extend(col(p[i : i + 4]) | _W_GRAM for i in range(len(p) - 3))
+        if None in known:
+            cs.extend(col(g) | _W_GRAM for g in grams)
+        else:
+            cs.extend(c | _W_GRAM for c in known if c is not None)
         return array("q", cs).tobytes()
-
-    def _pair(self, ab: tuple[str, str]) -> bytes:
-        """Packed code of the bigram ``a b``."""
-        return _PACK(self.col(ab[0] + " " + ab[1]))
 
     def _token(self, t: str) -> bytes:
         """Packed code of a pseudo-token (weight 1.0)."""

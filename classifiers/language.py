@@ -2,8 +2,8 @@
 
 Lingua (``lingua-language-detector``) ships its models inside the package; it is restricted to the
 languages a US city most often hears from residents.  Two fast paths keep throughput high: text
-that is plainly English (ASCII, several English function words, no other language's function words)
-is answered without Lingua, and Haitian Creole, which Lingua does not cover, is recognised from a
+that is plainly English (words in ASCII letters, English function words and no other language's) is
+answered without Lingua, and Haitian Creole, which Lingua does not cover, is recognised from a
 small function-word lexicon.  Texts that reach Lingua are identified once per batch however often
 they repeat (reposts).
 """
@@ -131,7 +131,9 @@ class LanguageDetectorOffline:
             best, lang, second = 0, _LAST_LANG, 0
         if lang == "ht" and best >= 2 and best >= 0.25 * len(words):
             return ("ht", min(0.95, 0.5 + 0.1 * best), "kreyol-function-words")
-        is_ascii = clean.isascii()
+        # the words decide, not the punctuation: curly quotes, an ellipsis or an emoji leave an
+        # English post English (a word with an accent or in another script is not ASCII)
+        is_ascii = clean.isascii() or "".join(words).isascii()
         if lang == "en" and not is_ascii:
             return None
         if lang == "en" and best >= 1 and second == 0 and is_ascii:

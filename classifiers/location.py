@@ -232,7 +232,7 @@ _CORNER = re.compile(
 # an address by its block or its direction, without a suffix word ("2400 block of S Hicks",
 # "1600 blk N Gilmor", "1200 blk of main", "5130 S Marshfield", "1400 W 63rd"), and a number
 # right after "at" before a name ("at 2600 Blaisdell"): how 311 reports in grid cities give one
-_DIRECTION = r"(?:[NSEW]|North|South|East|West)\.?"
+_DIRECTION = r"(?:[NS][EW]?|[EW]|North|South|East|West)\.?"
 _NAMED = r"(?:[A-Z][a-z][\w'-]*|\d{1,3}(?:st|nd|rd|th))"
 _NAMED_MORE = r"(?:\s+(?:[A-Z][a-z][\w'-]*|[A-Z]\b))?"  # "Queens Quay", "Ave J"
 # (one pattern, so that a post is scanned once; "bare" is a number before a name, an address
@@ -318,6 +318,18 @@ _AFTER_DIRECTION = re.compile(
     r"\s+(?:[NS][EW]?|[EW]|North|South|East|West|n[ew]|sw|se(?!\s+[^\W\d_]))"
     r"(?:\.|\b(?!\s+[A-Z][a-z]|/|\s+of\b))"
 )
+
+
+# a direction written before a street's name ("NE Broadway", "W. Broadway"), in capitals as a name's
+_BEFORE_DIRECTION = re.compile(r"(?<![\w.'-])(?:[NS][EW]?|[EW]|North|South|East|West)\.?\s$")
+
+
+def _with_direction(text: str, m: _Mention) -> _Mention:
+    """A gazetteer street with the direction written before it, which is part of its name."""
+    d = _BEFORE_DIRECTION.search(text, max(0, m.start - 7), m.start)
+    if d is None:
+        return m
+    return _Mention(d.start(), m.end, m.place, text[d.start() : m.end].rstrip("."))
 
 
 def _past_suffixes(text: str, end: int) -> int:
@@ -579,7 +591,11 @@ class LocationExtractor:
         else:
             words = set(_PLAIN.findall(lowered))
             gz_mentions = self._gazetteer_mentions(text, lowered, words)
-        streets = [gm for gm in gz_mentions if gm.place is not None and gm.place.kind == "street"]
+        streets = [
+            _with_direction(text, gm)
+            for gm in gz_mentions
+            if gm.place is not None and gm.place.kind == "street"
+        ]
         has_suffix = not _SUFFIX_SET.isdisjoint(words)
         anchors: list[int] | None = None  # where a suffix word starts after whitespace
         if has_suffix:

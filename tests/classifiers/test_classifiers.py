@@ -246,11 +246,22 @@ def test_overfit_tiny_set() -> None:
         ("Sector 9 mein kal se paani nahi aa raha hai, koi dekhne wala nahi", "hi"),
         ("Limyè lari a etenn depi 2 semèn sou Blue Hill Ave, li twò nwa aswè", "ht"),
         ("Is the library on Main St open on Monday?", "en"),
+        # curly quotes, an ellipsis and an emoji are not words: still English without Lingua
+        ("“The pothole on my street…” it’s still there 😡", "en"),
         ("", "und"),
     ],
 )
 def test_language(text: str, lang: str) -> None:
     assert LanguageDetectorOffline().detect([text])[0][0] == lang
+
+
+def test_punctuation_outside_ascii_keeps_the_english_fast_path() -> None:
+    det = LanguageDetectorOffline()
+    (lang, _, rule), accented = det.detect(
+        ["“Is the light out?” it’s been a week… 😡", "Où est la rue…"]
+    )
+    assert (lang, rule) == ("en", "function-words")
+    assert accented[2] == "lingua"  # a word with an accent is not English's fast path
 
 
 # -- locations -----------------------------------------------------------------------------------
@@ -328,6 +339,11 @@ def test_language(text: str, lang: str) -> None:
             [("street", "Meridian St"), ("neighborhood", "East Boston")],
         ),
         ("no lights on Main St W/ the whole block", [("street", "Main St")]),
+        # a direction before the name is part of it too
+        ("big pothole at 1200 NE Broadway", [("address", "1200 NE Broadway")]),
+        ("pothole on NE Broadway by the bridge", [("street", "NE Broadway")]),
+        ("light out on W. Broadway again", [("street", "W. Broadway")]),
+        ("the SOUTH Broadway lights", [("street", "Broadway")]),
     ],
 )
 def test_location_extraction(text: str, expected: list[tuple[str, str]]) -> None:

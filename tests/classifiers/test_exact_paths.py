@@ -216,7 +216,7 @@ def _plain_fast(det: LanguageDetectorOffline, text: str) -> tuple[str, float, st
     (best, lang), (second, _) = counts[0], counts[1]
     if lang == "ht" and best >= 2 and best >= 0.25 * len(words):
         return ("ht", min(0.95, 0.5 + 0.1 * best), "kreyol-function-words")
-    is_ascii = clean.isascii()
+    is_ascii = all(w.isascii() for w in words)
     if lang == "en" and not is_ascii:
         return None
     if lang == "en" and best >= 1 and second == 0 and is_ascii:
@@ -232,7 +232,9 @@ def _plain_fast(det: LanguageDetectorOffline, text: str) -> tuple[str, float, st
 
 _WORDY = st.lists(
     st.sampled_from(sorted({w for ws in FUNCTION_WORDS.values() for w in ws}))
-    | st.sampled_from(["pothole", "luz", "rua", "dlo", "ÀÉ", "42", "@bob", "#tag", "x", " ", "."]),
+    | st.sampled_from(
+        ["pothole", "luz", "rua", "dlo", "ÀÉ", "42", "@bob", "#tag", "x", " ", ".", "“", "’s", "😀"]
+    ),
     max_size=12,
 ).map(" ".join)
 
