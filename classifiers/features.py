@@ -11,8 +11,9 @@ numbers, street addresses and the names of the training cities become placeholde
 
 Speed without changing a value: ``Featurizer.transform`` builds exactly the matrix that
 ``FeatureHasher`` makes of ``analyse``'s (token, weight) pairs, from cached columns (a word with its
-character 4-grams, a bigram, a pseudo-token, kept as packed 8-byte codes so a row is joined, not
-built number by number) instead of hashing every string of every post; an urgency or life-safety
+character 4-grams, a pseudo-token, kept as packed 8-byte codes so a row is joined, not built number
+by number; bigrams, mostly new, are hashed in C each time) instead of hashing every string of every
+post; an urgency or life-safety
 regex runs only on a text that holds one of the strings it cannot match without
 (``required_strings``, derived from the pattern itself, so edited lexicons keep it exact), and an
 urgency rule made of many alternatives runs only the alternatives whose own strings the text holds
@@ -1097,38 +1098,31 @@ class _Packed(dict[Any, bytes]):
         return value
 
 
-class _PairCodes(dict[tuple[str, str], bytes]):
-    """Two adjacent words -> the packed code of their bigram.  Most bigrams of a new post are new
-    (about seven a post), so a miss is computed here in one call, and the bigram's string is not
-    kept (nothing else asks for its column)."""
-
-    def __init__(self, n_features: int) -> None:
-        super().__init__()
-        self.n_features = n_features
-
-    def __missing__(self, ab: tuple[str, str]) -> bytes:
-        h = murmurhash3_32(ab[0] + " " + ab[1])
-        n = self.n_features
-        idx = (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
-        value = _PACK(idx << 3 | (1 if h < 0 else 0))
-        if len(self) >= _CACHE_MAX:
-            self.clear()
-        self[ab] = value
-        return value
+def _bigram_codes(ws: list[str], n: int) -> bytes:
+    """Packed codes of a clause's word bigrams (weight 1.0), hashed every time: most bigrams of a
+    new post are new (about seven a post), and looking them up in a large cache first cost twice
+    as much as hashing them."""
+    hs = [murmurhash3_32(a + " " + b) for a, b in zip(ws, ws[1:], strict=False)]
+    return array(
+        "q",
+        [
+            ((2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n) << 3 | (h < 0)
+            for h in hs
+        ],
+    ).tobytes()
 
 
 class _HashSpace:
     """Columns and signs of tokens in one hashed space (the ``FeatureHasher`` formula), cached:
     ``cols`` maps a token to its code with weight 1.0.  For ``Featurizer.transform`` the codes
     are also kept packed as 8-byte integers, so a post's row is joined from cached bytes:
-    ``words`` maps a word to the codes of the word and its character 4-grams, ``pairs`` two
-    adjacent words to the code of their bigram, ``tokens`` a pseudo-token to its code."""
+    ``words`` maps a word to the codes of the word and its character 4-grams, ``tokens`` a
+    pseudo-token to its code (bigrams are hashed each time: ``_bigram_codes``)."""
 
     def __init__(self, n_features: int) -> None:
         self.n_features = n_features
         self.cols: dict[str, int] = {}
         self.words = _Packed(self._word)
-        self.pairs = _PairCodes(n_features)
         self.tokens = _Packed(self._token)
 
     def col(self, token: str) -> int:
@@ -1185,11 +1179,8 @@ class Featurizer:
 
     def transform(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, list[Analysis]]:
         space = self._space
-        words, pairs, tokens = (
-            space.words.__getitem__,
-            space.pairs.__getitem__,
-            space.tokens.__getitem__,
-        )
+        words, tokens = space.words.__getitem__, space.tokens.__getitem__
+        n = space.n_features
         col = space.col
         empty = tokens("_empty")
         # the codes of all rows, 8 bytes each: a large batch (training) stays small in memory
@@ -1208,7 +1199,7 @@ class Featurizer:
             for j, ws in enumerate(chunks):
                 parts += map(words, ws)
                 if len(ws) > 1:
-                    parts += map(pairs, zip(ws, ws[1:], strict=False))
+                    parts.append(_bigram_codes(ws, n))
                 if negated and j in negated:
                     parts += [_PACK(col("neg_" + w) | _W_NEG) for w in negated[j]]
             parts += map(tokens, extra)
