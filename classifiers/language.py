@@ -62,6 +62,13 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
         "moun anpil lapli dlo yon gwo ede ap nèt toupre depi jodi ankò èske lavil deja chak atè twò "
         "kounyea fè vini pase semèn lè kote avèk sou"
     ),
+    # Italian and Tagalog: without them, posts in either that hold a word of the lists above
+    # ("i", "in", "la", "at") were called English or Spanish without reaching Lingua
+    "it": _words(
+        "di che sono della delle dello degli gli alla alle nel nella questo questa anche ancora "
+        "perché molto"
+    ),
+    "tl": _words("ang ng mga po ay nang kung yung naman lang ako siya hindi ito dito talaga"),
     # romanised Hindi, as residents of Indian cities write it (Devanagari goes to Lingua)
     "hi": _words(
         "hai hain ka ki ke ko se mein nahi nahin bhi aur kya raha rahi rahe gaya gayi hota tha thi "

@@ -246,6 +246,9 @@ def test_overfit_tiny_set() -> None:
         ("Sector 9 mein kal se paani nahi aa raha hai, koi dekhne wala nahi", "hi"),
         ("Limyè lari a etenn depi 2 semèn sou Blue Hill Ave, li twò nwa aswè", "ht"),
         ("Is the library on Main St open on Monday?", "en"),
+        # Italian and Tagalog that hold a word of another language's list ("i", "in", "at")
+        ("Alluvione in Sardegna, i morti sono saliti a 18 e anche oggi allerta meteo", "it"),
+        ("Walang pasok ngayon at ang lakas pa rin ng ulan sa kalye namin", "tl"),
         # curly quotes, an ellipsis and an emoji are not words: still English without Lingua
         ("“The pothole on my street…” it’s still there 😡", "en"),
         ("", "und"),
