@@ -332,6 +332,58 @@ def _with_direction(text: str, m: _Mention) -> _Mention:
     return _Mention(d.start(), m.end, m.place, text[d.start() : m.end].rstrip("."))
 
 
+# the word before a street's name that belongs to it: "St. Paul St", "Mt Vernon St", "Fort Hill"
+# (not the suffix of a name before it, "Eva St Picnic Ave": then a capitalised word or a number
+# comes before, which ``_name_start`` checks)
+_NAME_PREFIX = re.compile(r"(?<![\w.'@#-])(?:St|Mt|Ft|Saint|Mount|Fort)\.?\s+$")
+# a capitalised word (or initial) right before a position
+_NAME_WORD_BEFORE = re.compile(r"(?<![\w.'@#-])([A-Z][\w'-]*\.?)\s+$")
+_NAME_INNER = frozenset(["Jr", "Jr.", "Sr", "Sr."])
+_WORD_BEFORE = re.compile(r"(\S+)\s+$")
+
+
+def _is_initial(w: str) -> bool:
+    return len(w.rstrip(".")) == 1 and w[0].isupper()
+
+
+def _name_start(text: str, pos: int, lead: list[str]) -> int:
+    """Where a street's name starts when its last words (``lead``, at most two) begin at
+    ``pos``: before a saint's or mount's prefix ("St. Paul St"), before a first name and
+    initials ("Manuel T. Freitas Pkwy", "M. S. Ali Rd") and before the two words in front of
+    "Jr." ("Martin Luther King Jr. Blvd")."""
+    first = lead[0]
+    if lead[-1] in _NAME_INNER:
+        for _ in range(2):
+            w = _NAME_WORD_BEFORE.search(text, max(0, pos - 30), pos)
+            if w is None or w.group(1).rstrip(".").lower() in _STOP_BEFORE:
+                break
+            pos = w.start()
+    elif (
+        len(lead) == 2 and _is_initial(first) and lead[1][0].isupper() and not _is_initial(lead[1])
+    ):
+        # "F. Kennedy": the initials before it, or else one first name
+        for taken in range(2):
+            w = _NAME_WORD_BEFORE.search(text, max(0, pos - 30), pos)
+            if w is None or w.group(1).rstrip(".").lower() in _STOP_BEFORE:
+                break
+            if not _is_initial(w.group(1)):
+                if taken == 0:
+                    pos = w.start()
+                break
+            pos = w.start()
+    if not first[0].isupper():
+        return pos
+    p = _NAME_PREFIX.search(text, max(0, pos - 8), pos)
+    if p is None:
+        return pos
+    # after a word such as "on" or "the", or a sentence's end; not after another word, whose
+    # suffix it would be ("Elm St Paul St", "that particular St. Oakmont Ave")
+    before = _WORD_BEFORE.search(text, max(0, p.start() - 30), p.start())
+    if before is None or before.group(1)[-1] in ".,:;!?" or before.group(1).lower() in _STOP_BEFORE:
+        return p.start()
+    return pos
+
+
 def _past_suffixes(text: str, end: int) -> int:
     """Where a street name that ends at ``end`` really ends: after the suffix words right
     after it ("77 Grove St"), unless the next is Saint, and after a direction ("Ave E")."""
@@ -613,7 +665,7 @@ class LocationExtractor:
                     generic = _GENERIC_ROADS.get(m.group(2).lower())
                     if generic is not None and lead[-1].lower() in generic:
                         continue  # a kind of road ("the bike lane"); "Frontage Rd" is a name
-                    pos = m.start(1) + m.group(1).rfind(" ".join(lead))
+                    pos = _name_start(text, m.start(1) + m.group(1).rfind(" ".join(lead)), lead)
                 elif end > m.end():
                     pos = m.start(2)  # "Quay St": a suffix word that names the one after it
                 else:

@@ -347,6 +347,17 @@ def test_punctuation_outside_ascii_keeps_the_english_fast_path() -> None:
         ("pothole on NE Broadway by the bridge", [("street", "NE Broadway")]),
         ("light out on W. Broadway again", [("street", "W. Broadway")]),
         ("the SOUTH Broadway lights", [("street", "Broadway")]),
+        # a saint's prefix, a first name with an initial, and the words before "Jr." belong to
+        # the name; the initials of a name do not take the word before them
+        ("pothole on St. Paul St", [("street", "St. Paul St")]),
+        ("traffic on St Mark's Rd again", [("street", "St Mark's Rd")]),
+        (
+            "Huge pothole on Martin Luther King Jr. Drive",
+            [("street", "Martin Luther King Jr. Drive")],
+        ),
+        ("weeds on Manuel T. Freitas Pkwy", [("street", "Manuel T. Freitas Pkwy")]),
+        ("Location M G Cross road, loud music", [("street", "M G Cross road")]),
+        ("@MumbaiPolice Andheri J. P. Road blocked", [("street", "J. P. Road")]),
     ],
 )
 def test_location_extraction(text: str, expected: list[tuple[str, str]]) -> None:
