@@ -400,6 +400,15 @@ _COORDS = re.compile(r"(-?\d{1,2}\.\d{3,})\s*,\s*(-?\d{1,3}\.\d{3,})")
 # ``_COORDS`` cannot match
 _COORDS_CORE = re.compile(r"\.\d{3}")
 _DIGIT = re.compile(r"\d")
+# a road named by its kind and a number or letter: "Route 9", "Hwy 101", "I-93", "US 1", "SR 520",
+# "Avenue B" (the kind first, so no suffix word ends it)
+_ROUTE = re.compile(
+    r"(?<![\w-])(?:(?:State\s+)?(?:Route|Rte\.?|Highway|Hwy\.?)\s*\d{1,4}[A-Z]?"
+    r"|(?:I|US|SR)-\d{1,3}|Avenue\s[A-Z])(?![\w-])"
+)
+_ROUTE_CUE = re.compile(r"Route|Rte|Highway|Hwy|I-\d|US-\d|SR-\d|Avenue\s[A-Z]\b")
+# the number of a route is not a house number ("Hwy 101 at Main St")
+_ROUTE_BEFORE = re.compile(r"(?:Route|Rte\.?|Highway|Hwy\.?|[IR]-|US-)\s*$")
 _LEADING = frozenset(("the", "a", "an", "la", "el"))
 _PLAIN = re.compile(r"[^\W_]+")
 _TOKEN = re.compile(r"[^\W_]+(?:['.][^\W_]+)*")
@@ -673,6 +682,15 @@ class LocationExtractor:
                 if any(x.start <= pos < x.end for x in streets):
                     continue
                 streets.append(_Mention(pos, end, None, text[pos:end].rstrip(".")))
+        if _ROUTE_CUE.search(text) is not None:
+            for m in _ROUTE.finditer(text):
+                a, b = m.span()
+                over = [x for x in streets if x.start < b and a < x.end]
+                if any(x.place is not None for x in over):
+                    continue  # a name of the city's gazetteer
+                # before a guess that ends in the route's kind word ("get onto Hwy")
+                streets = [x for x in streets if x not in over]
+                streets.append(_Mention(a, b, None, m.group(0)))
         streets.sort(key=lambda sm: sm.start)
 
         found: list[Location] = []
@@ -714,11 +732,15 @@ class LocationExtractor:
                 if not m.group(2).strip() and m.group(3).lower() == "way":
                     continue  # "a 4 way stop"
                 a, b = m.start(), _past_suffixes(text, m.end())
+                if _ROUTE_BEFORE.search(text, max(0, a - 9), a):
+                    continue
                 if free(a, b):
                     found.append(Location(text[a:b].rstrip("."), "address", a, b))
                     taken.append((a, b))
             for m in _NUMBERED_ADDRESS.finditer(text, first_digit):
                 a, b = m.span()
+                if _ROUTE_BEFORE.search(text, max(0, a - 9), a):
+                    continue
                 if m.group("bare") is not None and (
                     _AT_CUE.search(text, max(0, a - 10), a) is None
                     or m.group("bare").split()[-1].lower() in _NOT_NAMES

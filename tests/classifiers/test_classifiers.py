@@ -358,6 +358,13 @@ def test_punctuation_outside_ascii_keeps_the_english_fast_path() -> None:
         ("weeds on Manuel T. Freitas Pkwy", [("street", "Manuel T. Freitas Pkwy")]),
         ("Location M G Cross road, loud music", [("street", "M G Cross road")]),
         ("@MumbaiPolice Andheri J. P. Road blocked", [("street", "J. P. Road")]),
+        # a road named by its kind and a number or letter; its number is no house number
+        ("drain under the Route 9 bridge is pouring", [("street", "Route 9")]),
+        ("water main break on Avenue B", [("street", "Avenue B")]),
+        ("debris on Hwy 101 at Main St", [("intersection", "Hwy 101 & Main St")]),
+        ("crater on I-35 frontage rd sb", [("street", "I-35")]),
+        ("the ramp to get onto Hwy 101 S. The", [("street", "Hwy 101")]),
+        ("the US 10 dollar bill at the Avenue Bakery", []),
     ],
 )
 def test_location_extraction(text: str, expected: list[tuple[str, str]]) -> None:
