@@ -1103,6 +1103,7 @@ def _bigram_codes(ws: list[str], n: int) -> bytes:
     new post are new (about seven a post), and looking them up in a large cache first cost twice
     as much as hashing them."""
     hs = [murmurhash3_32(a + " " + b) for a, b in zip(ws, ws[1:], strict=False)]
+    # ``_code`` written out: a call per bigram would cost more than the hash
     return array(
         "q",
         [

@@ -400,15 +400,15 @@ _COORDS = re.compile(r"(-?\d{1,2}\.\d{3,})\s*,\s*(-?\d{1,3}\.\d{3,})")
 # ``_COORDS`` cannot match
 _COORDS_CORE = re.compile(r"\.\d{3}")
 _DIGIT = re.compile(r"\d")
-# a road named by its kind and a number or letter: "Route 9", "Hwy 101", "I-93", "US 1", "SR 520",
-# "Avenue B" (the kind first, so no suffix word ends it)
+# a road named by its kind and a number or letter: "Route 9", "Hwy 101", "I-93", "US-1", "SR-520",
+# "Avenue B" (the kind first, so no suffix word ends it; "US 10" with a space may be dollars)
 _ROUTE = re.compile(
     r"(?<![\w-])(?:(?:State\s+)?(?:Route|Rte\.?|Highway|Hwy\.?)\s*\d{1,4}[A-Z]?"
     r"|(?:I|US|SR)-\d{1,3}|Avenue\s[A-Z])(?![\w-])"
 )
 _ROUTE_CUE = re.compile(r"Route|Rte|Highway|Hwy|I-\d|US-\d|SR-\d|Avenue\s[A-Z]\b")
 # the number of a route is not a house number ("Hwy 101 at Main St")
-_ROUTE_BEFORE = re.compile(r"(?:Route|Rte\.?|Highway|Hwy\.?|[IR]-|US-)\s*$")
+_ROUTE_BEFORE = re.compile(r"(?:Route|Rte\.?|Highway|Hwy\.?|I-|SR-|US-)\s*$")
 _LEADING = frozenset(("the", "a", "an", "la", "el"))
 _PLAIN = re.compile(r"[^\W_]+")
 _TOKEN = re.compile(r"[^\W_]+(?:['.][^\W_]+)*")
