@@ -188,7 +188,7 @@ _GENERIC_ROADS: dict[str, frozenset[str]] = {
 }
 # "123 Main St", "45-47 N. Elm Street", "1318 nye" is left to the gazetteer (no suffix).
 _ADDRESS = re.compile(
-    r"\b(\d{1,5}(?:-\d{1,5})?[a-z]?)\s+((?:(?:n|s|e|w|north|south|east|west)\.?\s+)?"
+    r"\b(\d{1,5}(?:-\d{1,5})?[½¼¾]?[a-z]?)\s+((?:(?:n|s|e|w|north|south|east|west)\.?\s+)?"
     r"(?:[a-z0-9][\w'.-]*\s+){0,3}?)(" + _SUFFIX_RX + r")\b\.?",
     re.IGNORECASE,
 )
@@ -201,7 +201,7 @@ _GENERIC_STREET = re.compile(
 # never a space).  A match ends in a suffix word right after whitespace and starts at most three
 # (street) or five (address: number, direction, three words) runs of non-space before it.
 _ADDRESS_FAST = re.compile(
-    r"\b(\d{1,5}(?:-\d{1,5})?[a-z]?)\s+((?:(?:n|s|e|w|north|south|east|west)\.?\s+)?"
+    r"\b(\d{1,5}(?:-\d{1,5})?[½¼¾]?[a-z]?)\s+((?:(?:n|s|e|w|north|south|east|west)\.?\s+)?"
     r"(?:[a-z0-9][\w'.-]*+\s++){0,3}?)(" + _SUFFIX_TRIE + r")\b\.?",
     re.IGNORECASE,
 )
@@ -245,6 +245,30 @@ _NUMBERED_ADDRESS = re.compile(
     r"|(?P<bare>[a-z]?\s+[A-Z][a-z]{2,}[\w'-]*(?:\s+[A-Z][a-z][\w'-]*)?)"
     r")(?:\s+(?i:" + _SUFFIX_RX + r")\b\.?)?"
 )
+# words that never stand between a house number and its street's suffix word
+_NOT_IN_ADDRESS = frozenset(
+    ("at", "on", "in", "near", "by", "from", "to", "for", "with", "and", "or", "is", "are", "was")
+    + ("my", "our", "your", "this", "that", "closed")
+)
+# a whole number and a fraction's numerator before an address's number ("12 1/2 Oak St")
+_HOUSE_NUMBER = re.compile(r"(?<!\S)\d{1,5}(?:-\d{1,5})?[½¼¾]?[a-z]?(?=\s)", re.IGNORECASE)
+_FRACTION_BEFORE = re.compile(r"(?<![\w/.,])\d{1,5}\s+[1-7]/$")
+
+
+def _later_address(text: str, m: re.Match[str]) -> re.Match[str] | None:
+    """The address that starts at the last number among the words of ``m`` (an ``_ADDRESS``
+    match that holds a word no address does), if it holds no such word itself."""
+    for w in reversed(list(_HOUSE_NUMBER.finditer(m.group(2)))):
+        later = _ADDRESS.match(text, m.start(2) + w.start())
+        if (
+            later is not None
+            and later.end() == m.end()
+            and _NOT_IN_ADDRESS.isdisjoint(later.group(2).lower().split())
+        ):
+            return later
+    return None
+
+
 _AT_CUE = re.compile(r"\b(?i:at|outside|opposite|opp)\s+$")
 # two named streets without suffix words at a crossing, after a word that places it ("at Kedzie
 # & Belmont", "behind Lake & Pillsbury", "at 16th and Wazee"; with "and" one side is a number;
@@ -731,7 +755,18 @@ class LocationExtractor:
             for m in addresses:
                 if not m.group(2).strip() and m.group(3).lower() == "way":
                     continue  # "a 4 way stop"
+                if not _NOT_IN_ADDRESS.isdisjoint(m.group(2).lower().split()):
+                    # "apt 3 at 120 Main St", "SR 5 closed at Main St": the number is not the
+                    # street's; a later one may be
+                    later = _later_address(text, m)
+                    if later is None:
+                        continue
+                    m = later
                 a, b = m.start(), _past_suffixes(text, m.end())
+                if len(m.group(1)) == 1:
+                    frac = _FRACTION_BEFORE.search(text, max(0, a - 9), a)
+                    if frac is not None:
+                        a = frac.start()  # "12 1/2 Oak St"
                 if _ROUTE_BEFORE.search(text, max(0, a - 9), a):
                     continue
                 if free(a, b):

@@ -365,6 +365,16 @@ def test_punctuation_outside_ascii_keeps_the_english_fast_path() -> None:
         ("crater on I-35 frontage rd sb", [("street", "I-35")]),
         ("the ramp to get onto Hwy 101 S. The", [("street", "Hwy 101")]),
         ("the US 10 dollar bill at the Avenue Bakery", []),
+        # a number is a house number only right before its street's words: never across "at",
+        # "on", "and" ...; the last number before the street then is ("between 21 and 71 ...")
+        ("apt 3 at 120 Main St, no heat", [("address", "120 Main St")]),
+        ("people doing 50 on Beacon Ave S near the school", [("street", "Beacon Ave S")]),
+        ("SR 5 closed at Main St", [("street", "Main St")]),
+        ("trash dumped between 21 and 71 Clyde Ave", [("address", "71 Clyde Ave")]),
+        ("the alley between 810 and 818 5th Avenue", [("address", "818 5th Avenue")]),
+        # a fraction is part of the house number
+        ("pothole in front of 12 1/2 Oak St", [("address", "12 1/2 Oak St")]),
+        ("rats at 45½ Elm Street again", [("address", "45½ Elm Street")]),
     ],
 )
 def test_location_extraction(text: str, expected: list[tuple[str, str]]) -> None:
