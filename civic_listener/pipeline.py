@@ -131,13 +131,14 @@ class Pipeline:
         deletions: list[Deletion] = []
         quarantined: list[Quarantined] = []
         last_cursor: str | None = None
-        own_reply_ids: dict[tuple[int, str], set[str]] = {}
         seen: set[tuple[int, str, str]] = set()
         cursor_city = city_id if city_id is not None else self.cities.default.id
         # A payload that could not be read cannot be routed: from a shared source it waits in
         # the state-level queue (state admins), not in the default city's quarantine.
         state = self.cities.by_slug.get(STATE_QUEUE)
         quarantine_city = cursor_city if city_id is not None or state is None else state.id
+        routed: list[tuple[PostIn, list[CityInfo]]] = []
+        read_ids: dict[tuple[int, str], set[str]] = {}  # (city, platform) -> ids in the batch
         for item in items:
             stats.received += 1
             if item.cursor is not None:
@@ -151,16 +152,22 @@ class Pipeline:
             if not item.mentions and "@" in item.text:
                 item.mentions = tuple(m.lower() for m in _MENTION.findall(item.text))
             targets = [self.cities.by_id[city_id]] if city_id is not None else self.router(item)
+            routed.append((item, targets))
+            for city in targets:
+                read_ids.setdefault((city.id, item.platform), set()).add(item.external_id)
+        own_reply_ids: dict[tuple[int, str], set[str]] = {}
+        if read_ids:
+            with self.engine.connect() as conn:
+                for (cid, platform), ids in read_ids.items():
+                    own_reply_ids[(cid, platform)] = sent_reply_ids(
+                        conn, city_id=cid, platform=platform, among=ids
+                    )
+        for item, targets in routed:
             for city in targets:
                 if city.is_own(item.platform, item.author):
                     stats.own += 1
                     continue
                 key = (city.id, item.platform)
-                if key not in own_reply_ids:
-                    with self.engine.connect() as conn:
-                        own_reply_ids[key] = sent_reply_ids(
-                            conn, city_id=city.id, platform=item.platform
-                        )
                 if item.external_id in own_reply_ids[key]:
                     stats.own += 1
                     continue

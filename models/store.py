@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -144,16 +144,24 @@ def bump_reposts(conn: Connection, *, city_id: int, platform: str, counts: dict[
     return matched
 
 
-def sent_reply_ids(conn: Connection, *, city_id: int, platform: str) -> set[str]:
-    """Platform ids of replies the city sent: they are never imported back as posts."""
-    rows = conn.execute(
-        sa.select(Reply.platform_reply_id).where(  # type: ignore[call-overload]
-            Reply.city_id == city_id,
-            Reply.platform == platform,
-            Reply.platform_reply_id.is_not(None),  # type: ignore[union-attr]
+def sent_reply_ids(
+    conn: Connection, *, city_id: int, platform: str, among: Collection[str]
+) -> set[str]:
+    """Which of ``among`` (platform ids of posts just read) are replies the city sent: they are
+    never imported back as posts.  Only those ids are looked up, not every reply ever sent."""
+    found: set[str] = set()
+    ids = sorted(set(among))
+    for i in range(0, len(ids), 500):
+        found.update(
+            conn.execute(
+                sa.select(Reply.platform_reply_id).where(  # type: ignore[call-overload]
+                    Reply.city_id == city_id,
+                    Reply.platform == platform,
+                    Reply.platform_reply_id.in_(ids[i : i + 500]),  # type: ignore[union-attr]
+                )
+            ).scalars()
         )
-    ).scalars()
-    return set(rows)
+    return found
 
 
 def lock_for_write(conn: Connection) -> None:

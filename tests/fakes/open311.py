@@ -270,6 +270,10 @@ def _to_xml(tag: str, value: Any) -> str:
 class _Handler(BaseHTTPRequestHandler):
     server_fake: FakeOpen311
     protocol_version = "HTTP/1.1"
+    # a response is written as headers, then body: with Nagle's algorithm on, the body waits
+    # for the client's delayed acknowledgement of the headers (about 40 ms a request on a
+    # kept-alive connection)
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass

@@ -68,6 +68,7 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms stall per kept-alive request
 
             def log_message(self, *args: Any) -> None:
                 pass
