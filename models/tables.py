@@ -168,14 +168,18 @@ class Classification(SQLModel, table=True):
 class ServiceRequest(SQLModel, table=True):
     """An Open311 case: a row first, a network call second (outbox)."""
 
+    # city first (see above); no index on city_id alone: SQLite chose it for the outbox's and the
+    # duplicate search's ``ORDER BY id`` (within one key, an index keeps rows in id order) and
+    # read every case of the city
     __table_args__ = (
-        sa.Index("ix_case_outbox", "status", "next_attempt_at"),
-        # duplicate search: same city and service, near the same latitude
-        sa.Index("ix_case_city_service_lat", "city_id", "service_code", "lat"),
+        # the outbox's due cases of a city, in id order
+        sa.Index("ix_case_outbox", "city_id", "status"),
+        # duplicate search: the city's recent cases of the same services
+        sa.Index("ix_case_city_service_created", "city_id", "service_code", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    city_id: int = _city()
+    city_id: int = _city(index=False)
     post_id: int | None = Field(default=None, foreign_key="post.id", index=True)
     service_code: str = Field(default="", max_length=64)
     service_name: str | None = None

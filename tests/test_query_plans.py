@@ -23,25 +23,25 @@ from models.store import POST, sent_reply_ids
 from responders.open311.cases import load_posts
 from responders.replies.batch import _case_posts
 
-# a plan line that reads a table whole, or all of a city's rows through an index on city_id
+# a plan line that reads one of the large tables whole, or all of a city's rows in it through
+# an index on city_id alone
+_TABLES = "(post|classification|reply|servicerequest)"
 _CITY_WIDE = re.compile(
-    r"^SCAN (post|classification|reply)\b|USING (COVERING )?INDEX \w+ \(city_id=\?\)$"
+    rf"^SCAN {_TABLES}\b|^SEARCH {_TABLES} USING (COVERING )?INDEX \w+ \(city_id=\?\)$"
 )
 
 
-def _plans(services: Services, run: Callable[[Connection], Any]) -> list[str]:
-    """SQLite's plan of each SELECT that ``run`` executes, a line per step."""
+def plans_while(engine: sa.Engine, run: Callable[[], Any]) -> list[str]:
+    """SQLite's plan of each SELECT that ``run`` executes on ``engine``, a line per step."""
     seen: list[tuple[str, Any]] = []
 
     def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
         if statement.lstrip().upper().startswith("SELECT"):
             seen.append((statement, params))
 
-    engine = services.engine
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        with engine.connect() as conn:
-            run(conn)
+        run()
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     assert seen, "the lookup ran no query"
@@ -53,8 +53,17 @@ def _plans(services: Services, run: Callable[[Connection], Any]) -> list[str]:
     return lines
 
 
-def _city_wide(lines: list[str]) -> list[str]:
+def city_wide(lines: list[str]) -> list[str]:
+    """The plan lines that read a large table whole or a whole city of it."""
     return [line for line in lines if _CITY_WIDE.search(line)]
+
+
+def _plans(services: Services, run: Callable[[Connection], Any]) -> list[str]:
+    def on_a_connection() -> None:
+        with services.engine.connect() as conn:
+            run(conn)
+
+    return plans_while(services.engine, on_a_connection)
 
 
 def _stored_post(services: Services) -> int:
@@ -73,7 +82,7 @@ def test_a_cases_posts_are_found_by_case_not_by_city(services: Services) -> None
     cases = [SimpleNamespace(id=7, post_id=post_id), SimpleNamespace(id=8, post_id=None)]
     for settled in (False, True):
         lines = _plans(services, lambda c: _case_posts(c, city, cases, settled_skipped=settled))  # noqa: B023
-        assert _city_wide(lines) == [], lines
+        assert city_wide(lines) == [], lines
 
 
 def test_a_batchs_labels_are_found_by_post_not_by_city(services: Services) -> None:
@@ -81,7 +90,7 @@ def test_a_batchs_labels_are_found_by_post_not_by_city(services: Services) -> No
     city = services.cities.default.id
     lines = _plans(services, lambda c: load_posts(c, city_id=city, post_ids=[post_id]))
     assert any("classification" in line for line in lines), lines
-    assert _city_wide(lines) == [], lines
+    assert city_wide(lines) == [], lines
 
 
 def test_own_replies_are_looked_up_by_id_not_read_all(services: Services) -> None:
@@ -89,5 +98,5 @@ def test_own_replies_are_looked_up_by_id_not_read_all(services: Services) -> Non
     lines = _plans(
         services, lambda c: sent_reply_ids(c, city_id=city, platform="x", among=["1", "2"])
     )
-    assert _city_wide(lines) == [], lines
+    assert city_wide(lines) == [], lines
     assert any("ix_reply_city_platform_reply" in line for line in lines), lines

@@ -25,6 +25,7 @@ from responders.open311.cases import CaseActionError
 from tests.fakes.classifier import KeywordClassifier
 from tests.fakes.open311 import Clock, FakeOpen311, geo_post
 from tests.helpers import write_jsonl
+from tests.test_query_plans import city_wide, plans_while
 
 KEY = "k-cases-8d1e"
 HERE = (42.311800, -71.053200)  # Dorchester Ave at Savin Hill
@@ -662,3 +663,22 @@ def test_triage_outbox_and_sync_on_postgresql(
         assert cases_of(services).run_sync(force=True).closed == 1
     finally:
         services.close()
+
+
+def test_triage_and_the_outbox_read_only_the_cases_they_need(
+    make: Any, fake: FakeOpen311, tmp_path: Path
+) -> None:
+    """The duplicate search reads the city's recent cases of the services at hand, the outbox
+    the city's due ones: neither reads every case of the city (SQLite's plans)."""
+    services = make()
+    rows = [
+        geo_post(1, "Huge pothole on Dorchester Ave @BOS311", *HERE),
+        geo_post(2, "street light out for a week", *FAR),
+    ]
+    lines = plans_while(
+        services.engine,
+        lambda: (ingest(services, tmp_path, rows), cases_of(services).run_outbox()),
+    )
+    assert len(fake.posts()) == 2
+    assert any("servicerequest" in line for line in lines), lines
+    assert city_wide(lines) == [], lines
