@@ -250,8 +250,9 @@ _NOT_IN_ADDRESS = frozenset(
     ("at", "on", "in", "near", "by", "from", "to", "for", "with", "and", "or", "is", "are", "was")
     + ("my", "our", "your", "this", "that", "closed")
 )
-# a whole number and a fraction's numerator before an address's number ("12 1/2 Oak St")
+# a word that can be a house number (as ``_ADDRESS`` starts), among an address's words
 _HOUSE_NUMBER = re.compile(r"(?<!\S)\d{1,5}(?:-\d{1,5})?[½¼¾]?[a-z]?(?=\s)", re.IGNORECASE)
+# a whole number and a fraction's numerator before an address's number ("12 1/2 Oak St")
 _FRACTION_BEFORE = re.compile(r"(?<![\w/.,])\d{1,5}\s+[1-7]/$")
 
 
